@@ -1,0 +1,63 @@
+"""ndrkb: an expert-system knowledge base for email non-delivery reports.
+
+>>> from ndrkb import diagnose
+>>> d = diagnose("550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required")
+>>> d.recipients[0].role
+'recipient_admin'
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+import functools
+from typing import Iterable, Iterator, Optional
+
+from .errors import InputError, NdrkbError, PackError
+from .models import BatchRecord, Diagnosis, RecipientDiagnosis, RecipientFacts
+
+
+@functools.cache
+def default_diagnoser():  # type: ignore[no-untyped-def]
+    """The shared :class:`~ndrkb.diagnosis.Diagnoser` with the discoverable packs."""
+    from .diagnosis import Diagnoser
+
+    return Diagnoser()
+
+
+def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type: ignore[no-untyped-def]
+    """Diagnose one bounce: a path, ``str``/``bytes`` (message, pasted NDR text or one reply
+    line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
+    ``error`` says what could not be read; it never raises for bad input."""
+    from .intake import read_source
+
+    name = source_name if source_name is not None else _name_of(source)
+    try:
+        msg = read_source(source)
+    except InputError as exc:
+        return Diagnosis(source=name, error=str(exc))
+    return default_diagnoser().diagnose_message(msg, source=name)
+
+
+def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]
+    """Yield DESIGN batch records, lazily, for files, folders, mboxes and Maildirs."""
+    from .batch import classify_records
+
+    yield from classify_records(sources, **options)
+
+
+def _name_of(source) -> Optional[str]:  # type: ignore[no-untyped-def]
+    import os
+
+    if isinstance(source, os.PathLike):
+        return os.fspath(source)
+    if isinstance(source, str) and "\n" not in source and len(source) < 4096:
+        try:
+            if os.path.isfile(source):
+                return source
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+__all__ = ["diagnose", "classify", "Diagnosis", "RecipientDiagnosis", "RecipientFacts", "BatchRecord",
+           "NdrkbError", "InputError", "PackError", "__version__"]

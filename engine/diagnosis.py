@@ -1,0 +1,119 @@
+"""Diagnosis: from a message to facts, through the engine, to a :class:`Diagnosis`.
+
+The one place where intake, facts and inference meet; the API, the CLI and the batch
+runner all call :meth:`Diagnoser.diagnose_message`.
+"""
+from __future__ import annotations
+
+import email.message
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from .errors import InputError
+from .facts import extract
+from .inference import Inference, Outcome, trace_steps
+from .intake import InputText, Parts, dissect
+from .models import TYPE_EXPANSION, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts, Remediation
+from .packs import PackSet, load_packs
+
+TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "
+                     "it could be. Find the type with: Get-Recipient <address> | Format-List "
+                     "RecipientTypeDetails")
+
+
+class Diagnoser:
+    """Holds the loaded packs and the engine; reuse one instance for many messages."""
+
+    def __init__(self, packs: Optional[PackSet] = None, extra_packs: Iterable[Path] = (),
+                 memoize: bool = True):
+        self.packs = packs if packs is not None else load_packs(extra_packs)
+        self.inference = Inference(self.packs, memoize=memoize)
+
+    def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+                         index: int = 0) -> Diagnosis:
+        """Diagnose one message (or pasted text); unreadable input gives an error diagnosis."""
+        try:
+            parts = dissect(msg)
+            facts, reporting, mta = extract(parts)
+        except InputError as exc:
+            return Diagnosis(source=source, index=index, error=str(exc))
+        if parts.feedback_report or _is_autoreply(parts):
+            facts = facts or self._non_bounce_facts(parts)
+        diagnosis = Diagnosis(source=source, index=index, subject=parts.subject or None,
+                              reporting_mta=reporting, mta=mta, found=list(parts.found))
+        if not facts:
+            diagnosis.error = _nothing_found(parts)
+            return diagnosis
+        diagnosis.recipients = [self.diagnose_facts(f) for f in facts]
+        return diagnosis
+
+    def _non_bounce_facts(self, parts: Parts) -> list[RecipientFacts]:
+        from .feedback import feedback_facts
+
+        return feedback_facts(parts)
+
+    def diagnose_facts(self, facts: RecipientFacts) -> RecipientDiagnosis:
+        """Run the rules on one recipient's facts and assemble the answer."""
+        outcome = self.inference.run(facts)
+        d = outcome.decided
+        rtype = d.get("recipient_type")
+        causes = self._causes(outcome, rtype)
+        notes = list(outcome.notes)
+        remediation = causes[0].remediation if causes else []
+        remediation = remediation + self._added(outcome, rtype)
+        if remediation and any(r.recipient_types for r in remediation) and rtype is None:
+            notes.append(TYPE_NOT_REVEALED)
+        if causes and not d.get("certain", True):
+            notes.append("The bounce does not say which of these causes applies; each is listed with its fix: "
+                         + ", ".join(c.id for c in causes))
+        covered = sorted({t for r in remediation for t in r.recipient_types})
+        return RecipientDiagnosis(
+            recipient=facts.recipient, action=facts.action,
+            status=d.get("status") or facts.status, reply_code=facts.reply_code,
+            permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"), reason=d.get("reason"),
+            role=d.get("role"), recipient_type=rtype, cause=d.get("cause"), causes=d.get("causes", []),
+            certain=d.get("certain", True), rules=[s.rule for s in outcome.steps], cause_info=causes,
+            sender_advice=causes[0].sender_advice if causes else "", remediation=remediation,
+            recipient_types_covered=covered, notes=notes,
+            explanation=trace_steps(outcome.steps, outcome.decided_by), decided_by=dict(outcome.decided_by),
+            facts=facts,
+        )
+
+    def _causes(self, outcome: Outcome, rtype: Optional[str]) -> list[CauseInfo]:
+        pack_id = outcome.decided.get("cause_pack")
+        out = []
+        for cid in outcome.decided.get("causes", []):
+            spec = self.packs.cause(pack_id, cid)
+            rems = [self._remediation(pack_id, rid) for rid in spec.remediation]
+            out.append(CauseInfo(id=f"{pack_id}/{cid}", summary=spec.summary, sender_advice=spec.sender,
+                                 admin_advice=spec.admin, reference=spec.reference,
+                                 remediation=[r for r in rems if _applies(r, rtype)]))
+        return out
+
+    def _added(self, outcome: Outcome, rtype: Optional[str]) -> list[Remediation]:
+        rems = [self._remediation(pack, rid, added_by=rule) for pack, rid, rule in outcome.added_remediation]
+        return [r for r in rems if _applies(r, rtype)]
+
+    def _remediation(self, pack_id: str, rem_id: str, added_by: Optional[str] = None) -> Remediation:
+        spec = self.packs.remediation(pack_id, rem_id)
+        return Remediation(id=f"{pack_id}/{rem_id}", pack=pack_id, added_by=added_by,
+                           **spec.model_dump())
+
+
+def _applies(rem: Remediation, rtype: Optional[str]) -> bool:
+    if not rem.recipient_types:
+        return True
+    wanted = TYPE_EXPANSION.get(rtype, (rtype,))
+    return any(t in wanted or t == rtype for t in rem.recipient_types)
+
+
+def _is_autoreply(parts: Parts) -> bool:
+    auto = parts.headers.get("auto-submitted", "").lower()
+    return auto.startswith("auto-replied") and not parts.delivery_status and "ndr" not in auto
+
+
+def _nothing_found(parts: Parts) -> str:
+    if not parts.is_message:
+        return "no SMTP reply, status code or failed recipient found in the text"
+    found = ", ".join(parts.found) or "no report parts"
+    return f"not a bounce: no failed recipient or status code found (read: {found})"

@@ -1,0 +1,149 @@
+"""The lark grammars in ``grammar/`` and the small typed results read from them.
+
+Three LALR parsers, each built once per process (and cached on disk by lark):
+
+* ``smtp_reply.lark`` — one quoted SMTP reply: reply code, enhanced code, Exchange token, text;
+* ``dsn.lark`` — RFC 3464 ``message/delivery-status`` field blocks;
+* ``ndr_text.lark`` — the human-readable body, one classified token per line.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from pathlib import Path
+from typing import NamedTuple, Optional
+
+from lark import Lark, Token
+from lark.exceptions import LarkError
+
+from .errors import InputError
+from .limits import MAX_LINE_CHARS
+
+GRAMMAR_DIR = Path(__file__).resolve().with_name("grammar")
+
+
+@functools.cache
+def parser(name: str) -> Lark:
+    """The LALR parser for ``grammar/<name>.lark`` (built once per process)."""
+    lexer = "basic" if name == "ndr_text" else "contextual"
+    return Lark.open(str(GRAMMAR_DIR / f"{name}.lark"), parser="lalr", lexer=lexer, cache=True,
+                     maybe_placeholders=False)
+
+
+class Reply(NamedTuple):
+    """One SMTP reply as quoted in a bounce."""
+
+    code: Optional[int]
+    status: Optional[str]
+    token: Optional[str]
+    text: str
+
+
+_TOKEN_IN_TEXT = re.compile(
+    r"\b((?:RESOLVER|STOREDRV|QUEUE|ROUTING|SMTPSEND|TRANSPORT|CAT|AMSGenerated|SMTP)\.[A-Za-z0-9_.:]+)")
+
+
+def parse_reply(line: str) -> Optional[Reply]:
+    """Parse one reply line; None when it holds neither a reply code nor an enhanced code."""
+    line = line.strip()[:MAX_LINE_CHARS]
+    if not line:
+        return None
+    try:
+        tree = parser("smtp_reply").parse(line)
+    except LarkError:
+        return None
+    code = status = token = None
+    text = ""
+    for node in tree.children[0].children:
+        if isinstance(node, Token):
+            continue
+        value = node.children[0]
+        if node.data == "code":
+            code = int(value)
+        elif node.data == "enhanced":
+            status = str(value).lstrip("#")
+        elif node.data == "token":
+            token = str(value)
+        elif node.data == "text":
+            text = str(value).strip()
+    if code is None and status is None:
+        return None
+    if token is None:
+        found = _TOKEN_IN_TEXT.search(text)
+        if found:
+            token = found.group(1).rstrip(".:")
+    return Reply(code, status, token, text)
+
+
+class DsnFields(NamedTuple):
+    """The field blocks of a delivery-status part: per-message, then one per recipient."""
+
+    message: dict[str, str]
+    recipients: list[dict[str, str]]
+
+
+def normalise_lines(text: str) -> str:
+    """LF line ends, no trailing blanks, ending with one newline."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip("\n") + "\n"
+
+
+_FIELD_START = re.compile(r"[A-Za-z][A-Za-z0-9-]*[ \t]*:")
+
+
+def parse_dsn(text: str) -> DsnFields:
+    """Parse delivery-status text into field dicts (names lower-cased, folding undone).
+
+    Lines that are neither fields, continuations nor blank are dropped first (real
+    DSNs carry stray lines); raises :class:`InputError` when no field block remains.
+    """
+    kept = []
+    for line in normalise_lines(text).split("\n"):
+        if not line or _FIELD_START.match(line) or (line[0] in " \t" and kept and kept[-1]):
+            kept.append(line[:MAX_LINE_CHARS])
+    body = "\n".join(kept).strip("\n") + "\n"
+    try:
+        tree = parser("dsn").parse(body)
+    except LarkError as exc:
+        raise InputError(f"delivery-status part is not RFC 3464 fields: {type(exc).__name__}") from None
+    blocks = []
+    for block in tree.children:
+        if isinstance(block, Token):
+            continue
+        fields: dict[str, str] = {}
+        for tok in block.children:
+            name, _, value = str(tok).partition(":")
+            key = name.strip().lower()
+            value = " ".join(value.split())
+            if key not in fields:
+                fields[key] = value
+        blocks.append(fields)
+    if not blocks:
+        raise InputError("delivery-status part holds no fields")
+    if any(k in blocks[0] for k in ("final-recipient", "original-recipient")):
+        return DsnFields({}, blocks)
+    return DsnFields(blocks[0], blocks[1:])
+
+
+class TextLine(NamedTuple):
+    """One classified line of a human-readable bounce."""
+
+    kind: str
+    text: str
+    lineno: int
+
+
+def classify_lines(text: str) -> list[TextLine]:
+    """Tokenise human-readable bounce text into classified lines (1-based line numbers)."""
+    body = normalise_lines(text)
+    lines = []
+    lineno = 1
+    try:
+        for tok in parser("ndr_text").lex(body):
+            if tok.type == "_NL":
+                lineno += 1
+                continue
+            lines.append(TextLine(tok.type, str(tok)[:MAX_LINE_CHARS], lineno))
+    except LarkError as exc:
+        raise InputError(f"text could not be read line by line: {type(exc).__name__}") from None
+    return lines

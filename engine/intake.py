@@ -1,0 +1,310 @@
+"""Intake: turn whatever the user has into messages, and a message into its parts.
+
+Accepted inputs: a path (an ``.eml``, an mbox, a Maildir, pasted text in a file),
+``str`` or ``bytes`` (a whole message, pasted NDR text, or one SMTP reply line), or an
+``email.message.Message``.  MIME is read with the standard library; sizes, nesting
+and part counts are bounded (:mod:`ndrkb.limits`).
+"""
+from __future__ import annotations
+
+import email
+import email.header
+import email.message
+import email.policy
+import mailbox
+import os
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+from .errors import InputError
+from .limits import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
+
+Source = Union[str, bytes, os.PathLike, email.message.Message]
+
+_HEADER_LINE = re.compile(rb"^(?:From [^\n]*|[A-Za-z][A-Za-z0-9-]*:[^\n]*)$")
+_COMMON_HEADERS = {b"from", b"to", b"subject", b"date", b"received", b"return-path", b"message-id",
+                   b"mime-version", b"content-type", b"delivered-to", b"x-failed-recipients",
+                   b"reply-to", b"sender", b"x-mailer", b"auto-submitted"}
+
+
+@dataclass
+class InputText:
+    """Input that is not a MIME message: pasted NDR text or a single reply line."""
+
+    text: str
+
+
+@dataclass
+class Parts:
+    """What intake found in one message."""
+
+    subject: str = ""
+    sender: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
+    delivery_status: list[str] = field(default_factory=list)
+    feedback_report: list[str] = field(default_factory=list)
+    text: str = ""
+    original_headers: str = ""
+    found: list[str] = field(default_factory=list)
+    is_message: bool = True
+
+
+def looks_like_message(data: bytes) -> bool:
+    """True when ``data`` starts with an RFC 5322 header block (or an mbox From_ line)."""
+    head = data.lstrip(b"\r\n")[:8192].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    names = set()
+    for line in head.split(b"\n"):
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t"):
+            continue
+        if not _HEADER_LINE.match(line):
+            return False
+        names.add(line.split(b":", 1)[0].strip().lower())
+    return len(names & _COMMON_HEADERS) >= 2 or (b"from" in names and len(names) >= 1 and head.startswith(b"From "))
+
+
+def read_source(source: Source) -> Union[email.message.Message, InputText]:
+    """Read one input (not a container) into a message or plain text."""
+    if isinstance(source, email.message.Message):
+        return source
+    if isinstance(source, os.PathLike) or (isinstance(source, str) and _is_existing_file(source)):
+        path = Path(source)
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_MESSAGE_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        return from_bytes(data)
+    if isinstance(source, str):
+        return from_bytes(source.encode("utf-8", "surrogateescape"))
+    if isinstance(source, (bytes, bytearray)):
+        return from_bytes(bytes(source))
+    raise InputError(f"cannot read input of type {type(source).__name__}")
+
+
+def _is_existing_file(text: str) -> bool:
+    if "\n" in text or len(text) > 4096 or not text.strip():
+        return False
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
+    """Bytes of a message, or of pasted text, into a message or :class:`InputText`."""
+    if len(data) > MAX_MESSAGE_BYTES:
+        data = data[:MAX_MESSAGE_BYTES]
+    if not data.strip():
+        raise InputError("the input is empty")
+    if _looks_binary(data):
+        raise InputError("the input is binary data, not an email or NDR text")
+    if looks_like_message(data):
+        if data.startswith(b"From "):
+            data = data.split(b"\n", 1)[1] if b"\n" in data else b""
+        return email.message_from_bytes(data, policy=email.policy.compat32)
+    return InputText(decode_bytes(data, None))
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    return controls > len(sample) // 20
+
+
+def decode_bytes(data: bytes, charset: Optional[str]) -> str:
+    """Decode bytes with the declared charset, falling back to UTF-8 then Latin-1."""
+    for cs in (charset, "utf-8"):
+        if not cs:
+            continue
+        try:
+            return data.decode(cs)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")
+
+
+def header_text(value: object) -> str:
+    """A header value as readable text (RFC 2047 words decoded, never raising)."""
+    if value is None:
+        return ""
+    try:
+        parts = email.header.decode_header(str(value))
+    except Exception:  # malformed encoded words: keep the raw text
+        return " ".join(str(value).split())
+    out = []
+    for chunk, cs in parts:
+        out.append(decode_bytes(chunk, cs) if isinstance(chunk, bytes) else chunk)
+    return " ".join("".join(out).split())
+
+
+def part_text(part: email.message.Message) -> str:
+    """The decoded body of a non-multipart part."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:
+        payload = None
+    if payload is None:
+        raw = part.get_payload()
+        return raw if isinstance(raw, str) else ""
+    return decode_bytes(payload, part.get_content_charset())
+
+
+class _HtmlText(HTMLParser):
+    _BLOCK = {"p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "table", "pre", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip += 1
+        elif tag in self._BLOCK:
+            self.out.append("\n")
+        elif tag == "td":
+            self.out.append(" ")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style", "head"):
+            self._skip = max(0, self._skip - 1)
+        elif tag in self._BLOCK:
+            self.out.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.out.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML body (block elements become line breaks)."""
+    conv = _HtmlText()
+    try:
+        conv.feed(html)
+        conv.close()
+    except Exception:
+        pass
+    lines = (" ".join(line.split()) for line in "".join(conv.out).split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
+    """Find the delivery-status, feedback, human-readable and returned-header parts."""
+    if isinstance(msg, InputText):
+        return Parts(text=msg.text[:MAX_TEXT_CHARS], found=["pasted text"], is_message=False)
+    parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")))
+    for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
+                 "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID"):
+        value = msg.get(name)
+        if value is not None:
+            parts.headers[name.lower()] = header_text(value)
+    plain: list[str] = []
+    html: list[str] = []
+    count = 0
+
+    def walk(part: email.message.Message, depth: int, inside_original: bool) -> None:
+        nonlocal count
+        count += 1
+        if count > MAX_PARTS or depth > MAX_DEPTH:
+            if "MIME structure cut at the part/depth bound" not in parts.found:
+                parts.found.append("MIME structure cut at the part/depth bound")
+            return
+        ctype = part.get_content_type()
+        if ctype == "message/delivery-status" or ctype == "message/global-delivery-status":
+            parts.delivery_status.append(_delivery_status_text(part))
+            parts.found.append(ctype)
+            return
+        if ctype == "message/feedback-report":
+            parts.feedback_report.append(_delivery_status_text(part))
+            parts.found.append(ctype)
+            return
+        if ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
+                     "message/global-headers"):
+            if not parts.original_headers:
+                parts.original_headers = _original_headers(part)
+                parts.found.append(f"{ctype} (returned original)")
+            return
+        if part.is_multipart():
+            for sub in part.get_payload() or []:
+                if isinstance(sub, email.message.Message):
+                    walk(sub, depth + 1, inside_original)
+            return
+        if inside_original or part.get_content_maintype() != "text":
+            return
+        disposition = (part.get("Content-Disposition") or "").lower()
+        if "attachment" in disposition and ctype == "text/plain" and plain:
+            return
+        body = part_text(part)
+        (html if ctype == "text/html" else plain).append(body)
+
+    walk(msg, 0, False)
+    if plain:
+        parts.text = "\n".join(plain)
+        parts.found.append("text/plain body")
+    elif html:
+        parts.text = html_to_text("\n".join(html))
+        parts.found.append("text/html body")
+    if len(parts.text) > MAX_TEXT_CHARS:
+        parts.text = parts.text[:MAX_TEXT_CHARS]
+        parts.found.append(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
+    return parts
+
+
+def _delivery_status_text(part: email.message.Message) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        blocks = []
+        for block in payload:
+            if isinstance(block, email.message.Message):
+                blocks.append("".join(f"{k}: {v}\n" for k, v in block.items()))
+                body = block.get_payload()
+                if isinstance(body, str) and body.strip():
+                    blocks.append(body.strip("\n") + "\n")
+        return "\n".join(blocks)
+    return part_text(part)
+
+
+def _original_headers(part: email.message.Message) -> str:
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
+        return "".join(f"{k}: {header_text(v)}\n" for k, v in payload[0].items())
+    return part_text(part).split("\n\n", 1)[0]
+
+
+def iter_container(path: Path) -> Iterator[tuple[int, Union[email.message.Message, InputText, InputError]]]:
+    """Messages of an mbox file or a Maildir folder, with their positions; unreadable ones as errors."""
+    if path.is_dir():
+        box: mailbox.Mailbox = mailbox.Maildir(str(path), factory=None, create=False)
+        keys = sorted(box.iterkeys(), key=lambda k: str(k))
+    else:
+        box = mailbox.mbox(str(path), create=False)
+        keys = list(box.iterkeys())
+    for index, key in enumerate(keys):
+        try:
+            data = box.get_bytes(key)
+            yield index, from_bytes(data)
+        except InputError as exc:
+            yield index, exc
+        except Exception as exc:  # a broken entry must not stop the container
+            yield index, InputError(f"message {index} could not be read: {type(exc).__name__}")
+
+
+def is_mbox(path: Path) -> bool:
+    """True for a file whose first line is an mbox ``From `` separator."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def is_maildir(path: Path) -> bool:
+    """True for a folder with Maildir's cur/new/tmp structure."""
+    return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()

@@ -1,0 +1,181 @@
+"""Public data models: the facts rules read, and the diagnosis ndrkb returns.
+
+Everything here is a pydantic model, so every result can be dumped as JSON and its
+JSON Schema exported (``Diagnosis.model_json_schema()``).
+"""
+from __future__ import annotations
+
+from typing import Any, Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Role = Literal["sender", "sender_admin", "recipient_admin", "none"]
+RecipientType = Literal[
+    "user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",
+    "security_group", "dynamic_distribution_group", "m365_group", "public_folder",
+    "mailbox", "group",
+]
+Reason = Literal[
+    "authfailure", "badreputation", "blocked", "contenterror", "delivered", "exceedlimit",
+    "expired", "failedstarttls", "feedback", "filtered", "hasmoved", "hostunknown",
+    "mailboxfull", "mailererror", "mesgtoobig", "networkerror", "norelaying", "notaccept",
+    "notcompliantrfc", "onhold", "policyviolation", "rejected", "requireptr",
+    "securityerror", "spamdetected", "speeding", "suspend", "syntaxerror", "systemerror",
+    "systemfull", "toomanyconn", "undefined", "userunknown", "vacation", "virusdetected",
+]
+Kind = Literal["bounce", "feedback", "autoreply"]
+
+ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
+RECIPIENT_TYPES: tuple[str, ...] = RecipientType.__args__  # type: ignore[attr-defined]
+REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
+
+#: Concrete recipient types an umbrella value (or ``None``) can stand for.
+TYPE_EXPANSION: dict[Optional[str], tuple[str, ...]] = {
+    None: ("user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",
+           "security_group", "dynamic_distribution_group", "m365_group", "public_folder"),
+    "mailbox": ("user_mailbox", "shared_mailbox"),
+    "group": ("distribution_group", "security_group", "dynamic_distribution_group", "m365_group"),
+}
+
+
+class RecipientFacts(BaseModel):
+    """What the input says about one recipient: the one schema every rule reads."""
+
+    model_config = ConfigDict(frozen=True)
+
+    recipient: Optional[str] = None
+    original_recipient: Optional[str] = None
+    action: Optional[str] = None
+    status: Optional[str] = Field(None, description="RFC 3463 enhanced status code as given in the input")
+    reply_code: Optional[int] = None
+    token: Optional[str] = Field(None, description="Exchange component token, e.g. RESOLVER.RST.NotAuthorized")
+    diagnostic: str = ""
+    command: Optional[str] = Field(None, description="SMTP command the failure followed (RCPT, DATA, ...)")
+    remote_mta: Optional[str] = None
+    reporting_mta: Optional[str] = None
+    mta: Optional[str] = Field(None, description="family of the reporting system, e.g. exchange-online, postfix")
+    kind: Kind = "bounce"
+    feedback_type: Optional[str] = None
+    origin: dict[str, str] = Field(default_factory=dict, description="field -> where in the input it was read")
+
+
+class Remediation(BaseModel):
+    """One way to fix the problem, for one actor and the recipient types it applies to."""
+
+    id: str
+    title: str
+    actor: Role
+    recipient_types: list[str] = Field(default_factory=list, description="empty: any type")
+    steps: list[str] = Field(default_factory=list, description="admin-center or client steps")
+    powershell: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    pack: str
+    added_by: Optional[str] = Field(None, description="rule that added this remediation (site overrides)")
+
+
+class CauseInfo(BaseModel):
+    """A cause in plain words, with advice per actor and its remediations."""
+
+    id: str
+    summary: str
+    sender_advice: str = ""
+    admin_advice: str = ""
+    remediation: list[Remediation] = Field(default_factory=list)
+    reference: Optional[str] = None
+
+
+class TraceStep(BaseModel):
+    """One fired rule: what it matched, what it concluded, where its knowledge comes from."""
+
+    seq: int
+    stage: str
+    rule: str
+    pack: str
+    salience: int
+    description: str
+    matched: dict[str, Any]
+    concluded: dict[str, Any]
+    reference: str
+    won: list[str] = Field(default_factory=list, description="conclusions of this step that were kept")
+
+
+class RecipientDiagnosis(BaseModel):
+    """The diagnosis for one failed (or reported) recipient."""
+
+    recipient: Optional[str] = None
+    action: Optional[str] = None
+    status: Optional[str] = None
+    reply_code: Optional[int] = None
+    permanent: Optional[bool] = None
+    hard_bounce: Optional[bool] = None
+    reason: Optional[Reason] = None
+    role: Optional[Role] = None
+    recipient_type: Optional[RecipientType] = None
+    cause: Optional[str] = None
+    causes: list[str] = Field(default_factory=list)
+    certain: bool = Field(True, description="false when the input does not decide between several causes")
+    rules: list[str] = Field(default_factory=list, description="fired rule ids in order")
+    cause_info: list[CauseInfo] = Field(default_factory=list, description="one entry per cause in `causes`")
+    sender_advice: str = ""
+    remediation: list[Remediation] = Field(default_factory=list, description="fixes for the deciding cause")
+    recipient_types_covered: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    explanation: list[TraceStep] = Field(default_factory=list)
+    decided_by: dict[str, str] = Field(default_factory=dict, description="conclusion -> rule that decided it")
+    facts: RecipientFacts
+
+
+class Diagnosis(BaseModel):
+    """Everything ndrkb concluded about one input message."""
+
+    source: Optional[str] = None
+    index: int = 0
+    subject: Optional[str] = None
+    reporting_mta: Optional[str] = None
+    mta: Optional[str] = None
+    recipients: list[RecipientDiagnosis] = Field(default_factory=list)
+    found: list[str] = Field(default_factory=list, description="what intake found in the input")
+    error: Optional[str] = None
+
+    @property
+    def ok(self) -> bool:
+        """True when at least one recipient was diagnosed."""
+        return self.error is None and bool(self.recipients)
+
+
+RECORD_FIELDS: tuple[str, ...] = (
+    "source", "index", "recipient", "action", "status", "reply_code", "permanent", "hard_bounce",
+    "reason", "role", "recipient_type", "cause", "causes", "rules", "error",
+)
+
+
+class BatchRecord(BaseModel):
+    """The DESIGN batch record: one per recipient per message (or per unreadable message)."""
+
+    source: Optional[str] = None
+    index: int = 0
+    recipient: Optional[str] = None
+    action: Optional[str] = None
+    status: Optional[str] = None
+    reply_code: Optional[int] = None
+    permanent: Optional[bool] = None
+    hard_bounce: Optional[bool] = None
+    reason: Optional[str] = None
+    role: Optional[str] = None
+    recipient_type: Optional[str] = None
+    cause: Optional[str] = None
+    causes: Optional[list[str]] = None
+    rules: Optional[list[str]] = None
+    error: Optional[str] = None
+
+    @classmethod
+    def from_diagnosis(cls, diagnosis: Diagnosis) -> list["BatchRecord"]:
+        """Flatten a diagnosis into records (one error record when nothing was diagnosed)."""
+        if not diagnosis.recipients:
+            return [cls(source=diagnosis.source, index=diagnosis.index,
+                        error=diagnosis.error or "no failed recipient found")]
+        return [
+            cls(source=diagnosis.source, index=diagnosis.index,
+                **{f: getattr(r, f) for f in RECORD_FIELDS if f not in ("source", "index", "error")})
+            for r in diagnosis.recipients
+        ]
