@@ -9,6 +9,7 @@ Three LALR parsers, each built once per process (and cached on disk by lark):
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -19,7 +20,7 @@ from lark.exceptions import LarkError
 from .errors import InputError
 from .limits import MAX_LINE_CHARS
 
-GRAMMAR_DIR = Path(__file__).resolve().with_name("grammar")
+GRAMMAR_DIR = Path(str(importlib.resources.files("ndrkb.grammar")))
 
 
 @functools.cache

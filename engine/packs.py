@@ -6,6 +6,7 @@ reported with the file, the rule and what is wrong (:class:`~ndrkb.errors.PackEr
 """
 from __future__ import annotations
 
+import importlib.resources
 import re
 import sys
 from pathlib import Path
@@ -21,7 +22,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-BUILTIN_DIR = Path(__file__).resolve().with_name("kb")
+BUILTIN_DIR = Path(str(importlib.resources.files("ndrkb.kb")))
 
 Stage = Literal["infer", "diagnose", "finalize"]
 Layer = Literal["fallback", "core", "knowledge", "site"]

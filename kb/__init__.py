@@ -1,0 +1,1 @@
+"""Built-in rule packs (data only: each folder holds a pack.toml)."""
