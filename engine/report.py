@@ -13,8 +13,9 @@ ROLE_TEXT = {
 }
 
 
-def _wrap(text: str, indent: str = "  ") -> list[str]:
-    return textwrap.wrap(text, width=92, initial_indent=indent, subsequent_indent=indent) or [indent.rstrip()]
+def _wrap(text: str, indent: str = "  ", hang: str = "") -> list[str]:
+    return textwrap.wrap(text, width=92, initial_indent=indent, subsequent_indent=indent + hang,
+                         break_on_hyphens=False) or [indent.rstrip()]
 
 
 def _what(r: RecipientDiagnosis) -> list[str]:
@@ -56,10 +57,10 @@ def render_report(d: Diagnosis) -> str:
             types = f" [{', '.join(rem.recipient_types)}]" if rem.recipient_types else ""
             added = f" (added by {rem.added_by})" if rem.added_by else ""
             out += ["", f"  {n}. {rem.title}{types}{added}"]
-            out += [line for step in rem.steps for line in _wrap("- " + step, "     ")]
+            out += [line for step in rem.steps for line in _wrap("- " + step, "     ", "  ")]
             for ps in rem.powershell:
                 out.append(f"     PS> {ps}")
-            out += [line for note in rem.notes for line in _wrap("note: " + note, "     ")]
+            out += [line for note in rem.notes for line in _wrap("note: " + note, "     ", "      ")]
         if len(r.cause_info) > 1:
             out += ["", "Other possible causes (the bounce does not decide between them)"]
             for info in r.cause_info[1:]:

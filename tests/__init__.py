@@ -1,0 +1,1 @@
+"""ndrkb test suite."""
