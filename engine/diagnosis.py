@@ -11,6 +11,7 @@ from typing import Iterable, Optional, Union
 
 from .errors import InputError
 from .facts import extract
+from .feedback import feedback_facts
 from .inference import Inference, Outcome, trace_steps
 from .intake import InputText, Parts, dissect
 from .models import TYPE_EXPANSION, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts, Remediation
@@ -37,8 +38,8 @@ class Diagnoser:
             facts, reporting, mta = extract(parts)
         except InputError as exc:
             return Diagnosis(source=source, index=index, error=str(exc))
-        if parts.feedback_report or _is_autoreply(parts):
-            facts = facts or self._non_bounce_facts(parts)
+        if not facts and (parts.feedback_report or _is_autoreply(parts)):
+            facts = feedback_facts(parts)
         diagnosis = Diagnosis(source=source, index=index, subject=parts.subject or None,
                               reporting_mta=reporting, mta=mta, found=list(parts.found))
         if not facts:
@@ -46,11 +47,6 @@ class Diagnoser:
             return diagnosis
         diagnosis.recipients = [self.diagnose_facts(f) for f in facts]
         return diagnosis
-
-    def _non_bounce_facts(self, parts: Parts) -> list[RecipientFacts]:
-        from .feedback import feedback_facts
-
-        return feedback_facts(parts)
 
     def diagnose_facts(self, facts: RecipientFacts) -> RecipientDiagnosis:
         """Run the rules on one recipient's facts and assemble the answer."""

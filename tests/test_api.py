@@ -1,0 +1,71 @@
+"""The Python API: every input form, the Diagnosis model, and the host process left untouched."""
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+
+from ndrkb import Diagnosis, diagnose
+
+from .conftest import CORPUS
+
+SAMPLE = CORPUS / "exo-sender-auth" / "exo-modern-5.7.133-01.eml"
+
+
+def _summary(d: Diagnosis):
+    return [(r.recipient, r.status, r.role, r.cause, r.recipient_type) for r in d.recipients]
+
+
+def test_path_str_bytes_and_message_give_the_same_diagnosis():
+    data = SAMPLE.read_bytes()
+    forms = [SAMPLE, str(SAMPLE), data, data.decode("utf-8"),
+             email.message_from_bytes(data, policy=email.policy.compat32)]
+    results = [_summary(diagnose(f)) for f in forms]
+    assert results[0] == [("sales-team@contoso.com", "5.7.133", "recipient_admin",
+                           "exo-sender-auth/sender-not-authenticated-group", "group")]
+    assert all(r == results[0] for r in results)
+
+
+def test_source_name_is_the_path_only_for_paths():
+    assert diagnose(SAMPLE).source == str(SAMPLE)
+    assert diagnose(SAMPLE.read_bytes()).source is None
+
+
+def test_diagnosis_round_trips_through_json():
+    d = diagnose(SAMPLE)
+    again = Diagnosis.model_validate_json(d.model_dump_json())
+    assert again == d
+    schema = Diagnosis.model_json_schema()
+    assert "recipients" in schema["properties"]
+
+
+def test_each_fact_records_where_it_was_read():
+    r = diagnose(SAMPLE).recipients[0]
+    assert r.facts.origin["recipient"].startswith("delivery-status part 1")
+    assert "status" in r.facts.origin
+
+
+def test_unknown_status_code_still_gets_a_diagnosis():
+    r = diagnose("550 5.9.123 something odd happened").recipients[0]
+    assert (r.status, r.permanent, r.role) == ("5.9.123", True, "sender_admin")
+    assert r.cause == "rfc3463/unregistered-code"
+
+
+def test_truncated_mime_is_read_as_far_as_it_goes():
+    data = SAMPLE.read_bytes()
+    cut = data[: data.index(b"Content-Type: message/delivery-status")]
+    d = diagnose(cut)
+    assert d.error is None and d.recipients[0].status == "5.7.133"
+
+
+def test_non_bounce_email_says_what_was_found():
+    d = diagnose(CORPUS / "not-bounces" / "personal-01.eml")
+    assert not d.recipients and "not a bounce" in d.error and "text/plain body" in d.error
+
+
+def test_records_match_the_design_format():
+    from ndrkb import BatchRecord
+
+    recs = BatchRecord.from_diagnosis(diagnose(CORPUS / "exo-sender-auth" / "dsn-multi-01.eml"))
+    assert [r.status for r in recs] == ["5.1.10", "5.7.12", "5.2.2"]
+    assert json.loads(recs[1].model_dump_json())["role"] == "recipient_admin"
