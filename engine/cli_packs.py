@@ -1,0 +1,124 @@
+"""``ndrkb packs``: list, check, test and create rule packs (logic in :mod:`ndrkb.packtools`).
+
+Exit status: 0 success; 1 a pack problem or a failed example; 2 usage error.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from .errors import PackError
+
+extra_option = click.option("--pack", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
+                            help="Extra pack folder (or folder of packs); repeatable. Also: NDRKB_PACKS.")
+
+
+def _load(extra: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+    from .packs import load_packs
+
+    try:
+        return load_packs(extra)
+    except PackError as exc:
+        raise click.ClickException("cannot load packs:\n  " + "\n  ".join(exc.problems)) from None
+
+
+@click.group()
+def packs() -> None:
+    """Rule packs: list the installed ones, check, test and create packs."""
+
+
+@packs.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print the packs as JSON.")
+@extra_option
+def list_packs(as_json: bool, extra: tuple[Path, ...]) -> None:
+    """List the installed packs: id, version, layer, dispatch, origin."""
+    rows = []
+    for p in _load(extra).packs:
+        meta = p.spec.pack
+        dispatch = (["always"] if meta.always or meta.stage != "diagnose" else []) + meta.codes + meta.tokens
+        dispatch += [f"with {d}" for d in p.depends_on]
+        rows.append({"id": p.id, "version": meta.version, "title": meta.title, "layer": meta.layer,
+                     "stage": meta.stage, "codes": meta.codes, "tokens": meta.tokens, "always": meta.always,
+                     "depends_on": list(p.depends_on), "dispatch": dispatch, "rules": len(p.spec.rule),
+                     "examples": len(p.spec.example), "origin": p.origin, "path": str(p.path)})
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['id']} {r['version']}  [{r['layer']}, {r['stage']}]  {r['rules']} rules  "
+                   f"({r['origin']})")
+        click.echo(f"    dispatch: {', '.join(r['dispatch']) or '-'}")
+
+
+@packs.command()
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@extra_option
+def check(path: Path, extra: tuple[Path, ...]) -> None:
+    """Validate the pack(s) at PATH, alone and with the installed packs."""
+    from .packtools import check_folder
+
+    found, problems = check_folder(path, extra)
+    for problem in problems:
+        click.echo(problem)
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
+        sys.exit(1)
+    for p in found:
+        s = p.spec
+        click.echo(f"ok  {p.id} {s.pack.version}: {len(s.rule)} rules, {len(s.cause)} causes, "
+                   f"{len(s.remediation)} remediations, {len(s.example)} examples")
+
+
+@packs.command()
+@click.argument("which", required=False, metavar="[PACK-ID|PATH]")
+@extra_option
+def test(which: Optional[str], extra: tuple[Path, ...]) -> None:
+    """Run a pack's [[example]] NDRs (all packs when none is named) against their expectations."""
+    from .packtools import run_examples, select_packs
+
+    if which is not None and Path(which).exists():
+        extra = (*extra, Path(which))
+    packset = _load(extra)
+    try:
+        chosen = select_packs(packset, which)
+    except PackError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from None
+    passed = failed = 0
+    untested = []
+    for pack in chosen:
+        results = run_examples(pack, packset)
+        if not results:
+            untested.append(pack.id)
+        for res in results:
+            click.echo(f"{'PASS' if res.ok else 'FAIL'}  {res.pack}  {res.file}")
+            for diff in res.differences:
+                click.echo(f"      {diff}")
+            passed, failed = passed + res.ok, failed + (not res.ok)
+    click.echo(f"{passed + failed} examples: {passed} passed, {failed} failed"
+               + (f"; no examples in {', '.join(untested)}" if untested else ""))
+    if failed:
+        sys.exit(1)
+
+
+@packs.command()
+@click.argument("code")
+@click.option("--dir", "into", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Create the pack folder here.")
+@extra_option
+def new(code: str, into: Path, extra: tuple[Path, ...]) -> None:
+    """Create a pack folder for a status CODE such as 5.7.999, with one example that passes."""
+    from .packtools import check_folder, new_pack
+
+    try:
+        folder = new_pack(code, into)
+    except PackError as exc:
+        raise click.ClickException("\n".join(exc.problems)) from None
+    _, problems = check_folder(folder, extra)
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)
+    click.echo(f"created {folder}/pack.toml and {folder}/examples/{code}.eml")
+    click.echo(f"next: edit the TODOs, then `ndrkb packs check {folder}` and `ndrkb packs test {folder}`")
