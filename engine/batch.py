@@ -1,57 +1,145 @@
 """Batch classification: walk inputs, diagnose every message, yield one record per recipient.
 
 Nothing is lost: every message yields at least one record, and a message that cannot
-be read (or breaks a parser) becomes an error record naming the cause.
+be read, breaks a parser, exceeds the time bound or kills a worker process becomes an
+error record naming the cause; the run goes on.
+
+The parent process only walks the inputs into *units* (a file path, or the bytes of one
+mbox message); reading, parsing and diagnosis run in worker processes, a bounded
+window of chunks at a time, and records come out in input order whatever the number
+of workers.
 """
 from __future__ import annotations
 
+import functools
+import itertools
+import multiprocessing
+import multiprocessing.connection
 import os
+import signal
 import sys
+import time
+from collections import deque
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterable, Iterator, Optional, Union
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Optional
 
 from .errors import InputError
-from .intake import InputText, from_bytes, is_maildir, is_mbox, iter_container, read_source
-from .limits import MAX_MESSAGE_BYTES
-from .models import BatchRecord
+from .intake import from_bytes, is_maildir, is_mbox, read_source
+from .limits import MAX_MESSAGE_BYTES, MESSAGE_TIMEOUT_SECONDS
+from .models import RECORD_FIELDS, BatchRecord
 
-Item = tuple[str, int, Union[object, InputError]]
+#: Messages sent to a worker at a time, and chunks in flight per worker.
+CHUNK_SIZE = 64
+WINDOW_PER_WORKER = 4
+#: Test hook, read only by worker processes: ``exit:NAME``, ``hang:NAME`` or ``spin:NAME``
+#: makes a worker exit, loop in Python, or loop in C (deaf to signals) on a message whose
+#: source contains NAME (tests/test_batch.py).
+TEST_HOOK_ENV = "NDRKB_TEST_WORKER_HOOK"
 
 
-def iter_inputs(sources: Iterable[str]) -> Iterator[Item]:
-    """(source, index, message-or-error) for every message under the given paths (``-``: stdin)."""
+class Unit(NamedTuple):
+    """One input message before it is read: a file to read, mbox bytes, or an input error."""
+
+    source: str
+    index: int
+    path: Optional[str] = None
+    data: Optional[bytes] = None
+    error: Optional[str] = None
+
+
+def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
+    """Every message under the given paths, in a stable order (``-``: stdin, a message or an mbox)."""
     for src in sources:
         if src == "-":
-            data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
-            try:
-                yield "-", 0, from_bytes(data)
-            except InputError as exc:
-                yield "-", 0, exc
+            yield from _stream_units("-", sys.stdin.buffer)
             continue
         path = Path(src)
         if not path.exists():
-            yield src, 0, InputError(f"no such file or folder: {src}")
+            yield Unit(src, 0, error=f"no such file or folder: {src}")
         elif is_maildir(path):
-            for index, msg in iter_container(path):
-                yield src, index, msg
+            yield from _maildir_units(path)
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 sub = Path(root)
                 if sub != path and is_maildir(sub):
                     dirs[:] = []
-                    yield from ((str(sub), i, m) for i, m in iter_container(sub))
+                    yield from _maildir_units(sub)
                     continue
-                for name in sorted(files):
-                    yield from iter_inputs([str(sub / name)])
+                yield from iter_units(str(sub / name) for name in sorted(files))
         elif is_mbox(path):
-            for index, msg in iter_container(path):
-                yield src, index, msg
-        else:
             try:
-                yield src, 0, read_source(path)
-            except InputError as exc:
-                yield src, 0, exc
+                with open(path, "rb") as fh:
+                    yield from _mbox_units(src, fh)
+            except OSError as exc:
+                yield Unit(src, 0, error=f"cannot read {src}: {exc.strerror or exc}")
+        else:
+            yield Unit(src, 0, path=src)
+
+
+def _stream_units(source: str, fh: BinaryIO) -> Iterator[Unit]:
+    first = fh.readline(MAX_MESSAGE_BYTES + 1)
+    if first.startswith(b"From "):
+        yield from _mbox_units(source, itertools.chain([first], fh))
+    else:
+        yield Unit(source, 0, data=first + fh.read(MAX_MESSAGE_BYTES + 1 - len(first)))
+
+
+def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
+    """Split an mbox stream at its ``From `` lines, one message in memory at a time (size-bounded)."""
+    index, lines, size = -1, [], 0
+    for line in lines_in:
+        if line.startswith(b"From "):
+            if index >= 0:
+                yield Unit(source, index, data=b"".join(lines))
+            index, lines, size = index + 1, [], 0
+        elif size <= MAX_MESSAGE_BYTES:
+            lines.append(line)
+            size += len(line)
+    if index >= 0:
+        yield Unit(source, index, data=b"".join(lines))
+
+
+def _maildir_units(folder: Path) -> Iterator[Unit]:
+    """Messages of a Maildir (``new/`` and ``cur/``), ordered by their unique names."""
+    entries = []
+    for sub in ("new", "cur"):
+        for entry in os.scandir(folder / sub):
+            if not entry.name.startswith(".") and entry.is_file():
+                entries.append((entry.name.split(":", 1)[0], entry.path))
+    for index, (_, path) in enumerate(sorted(entries)):
+        yield Unit(str(folder), index, path=path)
+
+
+def count_messages(sources: Iterable[str]) -> int:
+    """How many units :func:`iter_units` will yield, cheaply (no message is parsed); stdin counts 1."""
+    total = 0
+    for src in sources:
+        path = Path(src)
+        if src == "-" or not path.exists() or (path.is_file() and not is_mbox(path)):
+            total += 1
+        elif is_maildir(path):
+            total += sum(1 for sub in ("new", "cur") for e in os.scandir(path / sub) if not e.name.startswith("."))
+        elif path.is_dir():
+            for root, dirs, files in os.walk(path):
+                if Path(root) != path and is_maildir(Path(root)):
+                    dirs[:] = []
+                    total += count_messages([root])
+                else:
+                    total += count_messages(os.path.join(root, f) for f in files)
+        else:
+            total += _count_mbox(path)
+    return total
+
+
+def _count_mbox(path: Path) -> int:
+    count, tail = 0, b"\n"
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            count += (tail + chunk).count(b"\nFrom ")
+            tail = chunk[-5:]
+    return count
 
 
 def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRecord]:  # type: ignore[no-untyped-def]
@@ -65,11 +153,232 @@ def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRe
     return BatchRecord.from_diagnosis(diagnosis)
 
 
-def classify_records(sources: Iterable[str], diagnoser: Optional[object] = None) -> Iterator[BatchRecord]:
-    """Records for every message under ``sources``, in input order."""
+class MessageTimeout(BaseException):
+    """Raised inside a message's processing when it exceeds the time bound (not an ``Exception``,
+    so no handler on the way swallows it)."""
+
+
+def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS,  # type: ignore[no-untyped-def]
+                 hook: Optional[Callable[[Unit], None]] = None) -> list[BatchRecord]:
+    """Read and diagnose one unit within ``timeout`` seconds (enforced in the main thread only)."""
+    try:
+        with _time_bound(timeout):
+            if hook is not None:
+                hook(unit)
+            if unit.error is not None:
+                msg: object = InputError(unit.error)
+            else:
+                try:
+                    msg = read_source(Path(unit.path)) if unit.path is not None else from_bytes(unit.data or b"")
+                except InputError as exc:
+                    msg = exc
+                except Exception as exc:  # a parser breaking on hostile input
+                    msg = InputError(f"internal error while reading: {type(exc).__name__}: {exc}")
+            return records_for(diagnoser, unit.source, unit.index, msg)
+    except MessageTimeout:
+        return [BatchRecord(source=unit.source, index=unit.index,
+                            error=f"time bound exceeded: not diagnosed within {timeout:g} s")]
+
+
+@contextmanager
+def _time_bound(seconds: float) -> Iterator[None]:
+    import threading
+
+    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise MessageTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _row(rec: BatchRecord) -> tuple:
+    return tuple(getattr(rec, f) for f in RECORD_FIELDS)
+
+
+def _record(row: tuple) -> BatchRecord:
+    return BatchRecord.model_construct(**dict(zip(RECORD_FIELDS, row)))
+
+
+def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
+                      memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[list[BatchRecord]]:
+    """The records of every message under ``sources``, one list per message, in input order.
+
+    ``workers`` > 1 diagnoses in that many processes (where ``fork`` is available; else in
+    this process); ``memoize`` False turns inference memoization off (for measurement).
+    """
     if diagnoser is None:
         from . import default_diagnoser
+        from .diagnosis import Diagnoser
 
-        diagnoser = default_diagnoser()
-    for source, index, msg in iter_inputs(sources):
-        yield from records_for(diagnoser, source, index, msg)
+        diagnoser = default_diagnoser() if memoize else Diagnoser(memoize=False)
+    elif not memoize:
+        from .diagnosis import Diagnoser
+
+        diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
+    units = iter_units(sources)
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for unit in units:
+            yield unit_records(diagnoser, unit, timeout)
+        return
+    pool = _Pool(workers, diagnoser, timeout)
+    try:
+        for rows in pool.run(units):
+            yield [_record(r) for r in rows]
+    finally:
+        pool.close()
+
+
+def classify_records(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
+                     memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[BatchRecord]:
+    """Records for every message under ``sources``, lazily, in input order (see :func:`classify_messages`)."""
+    for records in classify_messages(sources, diagnoser, workers=workers, memoize=memoize, timeout=timeout):
+        yield from records
+
+
+# --- worker processes -------------------------------------------------------------------
+
+def _worker_main(conn, diagnoser, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    """A worker: receive ``(seq, offset, units)``, send back ``(seq, offset, rows per unit)``."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    action, _, name = os.environ.get(TEST_HOOK_ENV, "").partition(":")
+    hook = functools.partial(_test_hook, action, name) if name else None
+    while True:
+        task = conn.recv()
+        if task is None:
+            return
+        seq, offset, units = task
+        out = []
+        for unit in units:
+            # Hard bound: a message stuck in C code (where the soft timer cannot interrupt it)
+            # gets the process killed by SIGVTALRM after this much CPU time.
+            signal.setitimer(signal.ITIMER_VIRTUAL, timeout * 2 + 1 if timeout else 0)
+            out.append([_row(r) for r in unit_records(diagnoser, unit, timeout, hook)])
+        signal.setitimer(signal.ITIMER_VIRTUAL, 0)
+        conn.send((seq, offset, out))
+
+
+def _test_hook(action: str, name: str, unit: Unit) -> None:
+    if name not in unit.source:
+        return
+    if action == "exit":
+        os._exit(3)
+    if action == "hang":
+        while True:
+            time.sleep(0.01)
+    if action == "spin":
+        sum(range(10**13))  # a C loop that never looks at signals
+
+
+class _Worker:
+    def __init__(self, ctx, diagnoser, timeout: float):  # type: ignore[no-untyped-def]
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, diagnoser, timeout), daemon=True)
+        self.proc.start()
+        child.close()
+        self.tasks: deque = deque()  # (seq, offset, units, isolated), oldest first
+
+
+class _Pool:
+    """Worker processes fed a bounded window of chunks; a dead worker is replaced and its
+    message found by running the chunk it held one message at a time."""
+
+    def __init__(self, n: int, diagnoser, timeout: float):  # type: ignore[no-untyped-def]
+        self.ctx = multiprocessing.get_context("fork")
+        self.diagnoser, self.timeout = diagnoser, timeout
+        self.workers = [_Worker(self.ctx, diagnoser, timeout) for _ in range(n)]
+
+    def run(self, units: Iterator[Unit]) -> Iterator[list[tuple]]:
+        """Rows per unit, in input order."""
+        window = WINDOW_PER_WORKER * len(self.workers)
+        queue: deque = deque()  # tasks not yet sent
+        chunks: dict[int, list] = {}  # seq -> rows per unit (None until done)
+        next_seq = next_out = 0
+        exhausted = False
+        while True:
+            while not exhausted and next_seq - next_out < window:
+                chunk = [u for _, u in zip(range(CHUNK_SIZE), units)]
+                if not chunk:
+                    exhausted = True
+                    break
+                chunks[next_seq] = [None] * len(chunk)
+                queue.append((next_seq, 0, chunk, False))
+                next_seq += 1
+            self._dispatch(queue)
+            while next_out in chunks and all(r is not None for r in chunks[next_out]):
+                yield from chunks.pop(next_out)
+                next_out += 1
+            if exhausted and not chunks:
+                return
+            self._collect(chunks, queue)
+
+    def _dispatch(self, queue: deque) -> None:
+        for w in self.workers:
+            while queue and not (w.tasks and w.tasks[-1][3]):
+                isolated = queue[0][3]
+                if (isolated and w.tasks) or len(w.tasks) >= 2:
+                    break
+                task = queue.popleft()
+                w.tasks.append(task)
+                try:
+                    w.conn.send(task[:3])
+                except OSError:  # the worker is dead: _collect sees it and resubmits the task
+                    break
+
+    def _collect(self, chunks: dict[int, list], queue: deque) -> None:
+        busy = [w for w in self.workers if w.tasks]
+        ready = multiprocessing.connection.wait([w.conn for w in busy] + [w.proc.sentinel for w in busy])
+        for w in busy:
+            try:
+                while w.tasks and w.conn.poll():
+                    seq, offset, rows = w.conn.recv()
+                    chunks[seq][offset:offset + len(rows)] = rows
+                    w.tasks.popleft()
+            except (EOFError, OSError):
+                pass
+            if w.proc.sentinel in ready and w.tasks:
+                self._replace(w, chunks, queue)
+
+    def _replace(self, dead: _Worker, chunks: dict[int, list], queue: deque) -> None:
+        dead.proc.join()
+        cause = _death_cause(dead.proc.exitcode, self.timeout)
+        (seq, offset, units, isolated), *rest = dead.tasks
+        if isolated:
+            u = units[0]
+            chunks[seq][offset] = [_row(BatchRecord(source=u.source, index=u.index, error=cause))]
+        queue.extendleft(reversed([(s, o, us, i) for s, o, us, i in rest]))
+        if not isolated:
+            queue.extendleft(reversed([(seq, offset + k, [u], True) for k, u in enumerate(units)]))
+        dead.conn.close()
+        self.workers[self.workers.index(dead)] = _Worker(self.ctx, self.diagnoser, self.timeout)
+
+    def close(self) -> None:
+        """Stop the workers: politely when idle, at once when the run was cut short."""
+        for w in self.workers:
+            try:
+                w.proc.kill() if w.tasks else w.conn.send(None)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5
+        for w in self.workers:
+            w.proc.join(max(0.0, deadline - time.monotonic()))
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+            w.conn.close()
+
+
+def _death_cause(exitcode: Optional[int], timeout: float) -> str:
+    if exitcode == -signal.SIGVTALRM:
+        return f"time bound exceeded: the worker was stopped after {timeout * 2 + 1:g} s of CPU time"
+    if exitcode is not None and exitcode < 0:
+        return f"worker process died on this message (signal {signal.Signals(-exitcode).name})"
+    return f"worker process died on this message (exit status {exitcode})"

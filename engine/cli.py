@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -81,37 +82,107 @@ def explain(path: str, packs: tuple[Path, ...]) -> None:
         sys.exit(1)
 
 
-@main.command()
+@main.command(epilog="""\b
+Exit status:
+  0  the run completed and at least one message was diagnosed
+     (messages that could not be read are error records in the output)
+  1  no message could be diagnosed (every record is an error record, or no
+     input was found), or packs or the output could not be used
+  2  usage error""")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="Output format: JSON Lines or CSV (same columns).")
+              help="Output format: JSON Lines or CSV (same columns; lists joined with ';').")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write records here instead of stdout.")
+@click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
+              help="Worker processes (default: the machine's cores; 1 = in this process).")
+@click.option("--progress/--quiet", "progress", default=None,
+              help="Force the progress bar and closing summary on stderr, or silence them "
+                   "(default: shown when stderr is a terminal).")
+@click.option("--no-memo", is_flag=True, help="Turn inference memoization off (for measurement).")
 @pack_option
-def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], packs: tuple[Path, ...]) -> None:
+def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: Optional[int],
+             progress: Optional[bool], no_memo: bool, packs: tuple[Path, ...]) -> None:
     """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
 
-    Writes one DESIGN batch record per recipient per message; a message that cannot be
-    read becomes an error record, and the run goes on.
+    Writes one batch record per recipient per message, in input order; a message that
+    cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
+    becomes an error record naming the cause, and the run goes on.
     """
-    from .batch import classify_records
+    import time
+    from collections import Counter
+
+    from .batch import classify_messages, count_messages
+    from .diagnosis import Diagnoser
     from .models import RECORD_FIELDS
 
     diagnoser = _diagnoser(packs)
-    fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    if no_memo:
+        diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)
+    show = sys.stderr.isatty() if progress is None else progress
+    bar = None
+    if show:
+        from tqdm import tqdm
+
+        tqdm.monitor_interval = 0  # no monitor thread: workers are forked
+        bar = tqdm(total=count_messages(paths), unit="msg", file=sys.stderr, dynamic_ncols=True, smoothing=0.1,
+                   mininterval=0.25)
     try:
-        writer = csv.DictWriter(fh, fieldnames=list(RECORD_FIELDS)) if fmt == "csv" else None
+        fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+    tally: dict[str, Counter] = {"role": Counter(), "reason": Counter(), "status": Counter()}
+    messages = diagnosed = records = errors = 0
+    started = time.monotonic()
+    stream = classify_messages(paths, diagnoser, workers=workers or _cores())
+    try:
+        writer = csv.writer(fh) if fmt == "csv" else None
         if writer:
-            writer.writeheader()
-        for rec in classify_records(paths, diagnoser=diagnoser):
-            row = rec.model_dump()
-            if writer:
-                writer.writerow({k: (";".join(v) if isinstance(v, list) else v) for k, v in row.items()})
-            else:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            writer.writerow(RECORD_FIELDS)
+        for recs in stream:
+            messages += 1
+            diagnosed += any(r.error is None for r in recs)
+            for rec in recs:
+                records += 1
+                errors += rec.error is not None
+                for name, counter in tally.items():
+                    counter[getattr(rec, name) or "-"] += rec.error is None
+                row = rec.model_dump()
+                if writer:
+                    writer.writerow([";".join(v) if isinstance(v, list) else v for v in row.values()])
+                else:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            if bar is not None:
+                bar.update()
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     finally:
+        stream.close()
+        if bar is not None:
+            bar.close()
         if output:
             fh.close()
+    if show:
+        _summary(messages, diagnosed, records, errors, tally, time.monotonic() - started)
+    if not diagnosed:
+        sys.exit(1)
+
+
+def _cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _summary(messages: int, diagnosed: int, records: int, errors: int, tally: dict, seconds: float) -> None:
+    """The closing summary of ``classify`` on stderr."""
+    rate = messages / seconds if seconds > 0 else 0.0
+    lines = [f"{messages} messages ({diagnosed} diagnosed), {records - errors} recipients, {errors} error records; "
+             f"{seconds:.1f} s, {rate:.0f} messages/s"]
+    for name, counter in tally.items():
+        top = sorted(((n, k) for k, n in counter.items() if n), key=lambda nk: (-nk[0], nk[1]))
+        shown = ", ".join(f"{k} {n}" for n, k in top[:12]) + (f", {len(top) - 12} more" if len(top) > 12 else "")
+        lines.append(f"  by {name}: {shown or '-'}")
+    click.echo("\n".join(lines), err=True)
 
 
 @main.command()
@@ -124,3 +195,8 @@ def schema(which: str) -> None:
     doc = {"diagnosis": Diagnosis.model_json_schema, "record": BatchRecord.model_json_schema,
            "pack": pack_json_schema}[which]()
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+from .cli_packs import packs  # noqa: E402  (the `ndrkb packs` group)
+
+main.add_command(packs)

@@ -48,9 +48,11 @@ class Step:
     reference: str
 
 
-def _fact_fields(f: RecipientFacts, text: str, phrases: frozenset[str], decided: dict[str, Any]) -> dict:
+def _fact_fields(f: RecipientFacts, text: str, phrases: frozenset[str], decided: dict[str, Any],
+                 reads: frozenset[str]) -> dict:
+    """The fields of the fact the rules match, limited to those they read (``reads``)."""
     status = decided.get("status") or f.status
-    return {
+    fields = {
         "status": status or "",
         "reply": f.reply_code or 0,
         "token": (f.token or "").lower(),
@@ -58,8 +60,10 @@ def _fact_fields(f: RecipientFacts, text: str, phrases: frozenset[str], decided:
         "action": f.action or "",
         "kind": f.kind,
         "reason": decided.get("reason") or "",
-        "keywords": frozenset(p for p in phrases if p in text),
     }
+    if "keywords" in reads:
+        fields["keywords"] = frozenset(p for p in phrases if p in text)
+    return {k: v for k, v in fields.items() if k in reads}
 
 
 def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
@@ -98,6 +102,8 @@ class _Engine:
     def __init__(self, stage: str, packs: tuple[Pack, ...]):
         self.stage = stage
         self.phrases = frozenset(ph for p in packs for r in p.spec.rule for ph in r.when.phrases())
+        #: The fact fields some rule here tests: the only ones declared, and the memo key.
+        self.reads = frozenset(k for p in packs for r in p.spec.rule for k in _tests(r))
         self.steps: list[Step] = []
         depth: dict[str, int] = {}
         rules = {p.rule_id(r): (p, r) for p in packs for r in p.spec.rule}
@@ -124,6 +130,12 @@ class _Engine:
             attrs[f"r{n}"] = experta.Rule(*ces, salience=pack.salience(rule))(
                 self._action(pack, rule, rid, tuple(sorted(tests)), depth_of(rid)))
         self.engine = type("PackEngine", (experta.KnowledgeEngine,), attrs)()
+        # The network is fixed once built: answer experta's two per-run look-ups from a cache
+        # (its own is a per-class lru_cache(maxsize=1), missed whenever engines alternate, and
+        # its deffacts are found by inspecting every attribute of the engine on each reset).
+        deffacts, nodes = self.engine.get_deffacts(), self.engine.matcher._get_conflict_set_nodes()
+        self.engine.get_deffacts = lambda: deffacts
+        self.engine.matcher._get_conflict_set_nodes = lambda: nodes
 
     def _action(self, pack: Pack, rule: RuleSpec, rid: str, read: tuple[str, ...], depth: int) -> Callable:
         concluded = tuple((k, v) for k, v in rule.then.model_dump(exclude_defaults=True).items())
@@ -131,6 +143,7 @@ class _Engine:
 
         def fire(engine: Any, fact: Any) -> None:
             matched = tuple((k, sorted(fact[k]) if k == "keywords" else fact[k]) for k in read)
+            matched += (("after", list(rule.when.after)),) if rule.when.after else ()
             steps.append(Step(self.stage, rid, pack.id, pack.salience(rule), depth, rule.description,
                               matched, concluded, rule.reference))
             engine.declare(Fired(rule=rid))
@@ -193,7 +206,7 @@ class Inference:
             if not chosen:
                 continue
             engine = self._engine(stage, chosen)
-            fields = _fact_fields(facts, text, engine.phrases, decided)
+            fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads)
             key = (stage, tuple(p.id for p in chosen), tuple(sorted(fields.items())))
             steps = self._memo.get(key) if self.memoize else None
             if steps is None:
@@ -230,6 +243,7 @@ def trace_steps(steps: list[Step], decided_by: dict[str, str]) -> list[TraceStep
     for n, s in enumerate(steps, 1):
         won = sorted(slot for slot, rid in decided_by.items() if rid == s.rule
                      and any(k == slot or (slot == "cause" and k == "causes") for k, _ in s.concluded))
+        won += [k for k, _ in s.concluded if k in ("add_remediation", "note")]  # these always accumulate
         out.append(TraceStep(seq=n, stage=s.stage, rule=s.rule, pack=s.pack, salience=s.salience,
                              description=s.description, matched=dict(s.matched), concluded=dict(s.concluded),
                              reference=s.reference, won=won))

@@ -1,0 +1,167 @@
+"""Benchmark of ``ndrkb classify`` (a script, not a test).
+
+Builds a corpus of --messages messages in a temporary folder by repeating the samples
+of corpus/ and the shared sisimai-dev emails, then reports, each from a fresh
+``ndrkb classify`` process timed end to end (start-up included):
+
+* messages/second with one worker and with all cores, memoization on and off;
+* the speed-up of two workers over one;
+* the peak memory (RSS summed over the whole process tree);
+* the ratio of per-message time with all packs to with only the core packs
+  (core-*, rfc3463), measured in this process;
+* with --sisimai, the same corpus through Sisimai (libsisimai-perl), and our/their speed.
+
+    python bench/bench_batch.py                        # 5,000 messages
+    python bench/bench_batch.py --messages 100000 --only-memory
+    python bench/bench_batch.py --sisimai
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_DIRS = [REPO / "corpus", REPO.parent / "shared" / "corpus" / "external" / "sisimai-dev" / "emails"]
+NDRKB = [sys.executable, "-c", "from ndrkb.cli import main; main()"]
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def samples() -> list[Path]:
+    found = [p for d in SAMPLE_DIRS if d.is_dir() for p in sorted(d.rglob("*"))
+             if p.is_file() and p.suffix not in (".jsonl", ".md")]
+    if not found:
+        sys.exit("no samples found under " + ", ".join(map(str, SAMPLE_DIRS)))
+    return found
+
+
+def build_corpus(folder: Path, n: int) -> None:
+    src = samples()
+    for i in range(n):
+        shutil.copyfile(src[i % len(src)], folder / f"m{i:07d}.eml")
+
+
+def tree_rss(root: int) -> int:
+    """Bytes resident in ``root`` and all its descendants."""
+    parent: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parent[int(entry)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    members, frontier = {root}, [root]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier and p not in members]
+        members.update(kids)
+        frontier = kids
+    total = 0
+    for pid in members:
+        try:
+            with open(f"/proc/{pid}/statm") as fh:
+                total += int(fh.read().split()[1]) * PAGE
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def timed(cmd: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak tree RSS of a command whose output is thrown away."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    peak = [0]
+
+    def watch() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], tree_rss(proc.pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    rc = proc.wait()
+    watcher.join()
+    if rc not in (0, 1):
+        sys.exit(f"{' '.join(cmd)} failed with status {rc}")
+    return time.perf_counter() - start, peak[0]
+
+
+def run_ndrkb(folder: Path, n: int, workers: int, memo: bool = True) -> tuple[float, int]:
+    seconds, rss = timed(NDRKB + ["classify", "--quiet", "-j", str(workers), *([] if memo else ["--no-memo"]),
+                                  "-o", os.devnull, str(folder)])
+    label = f"{workers} worker{'s' if workers > 1 else ''}, memo {'on' if memo else 'off'}"
+    print(f"  ndrkb  {label:24s} {n / seconds:8.0f} messages/s  ({seconds:.2f} s, peak RSS {rss / 2**20:.0f} MB)")
+    return n / seconds, rss
+
+
+def pack_ratio(folder: Path, limit: int = 2000) -> None:
+    from ndrkb.batch import iter_units, unit_records
+    from ndrkb.diagnosis import Diagnoser
+    from ndrkb.packs import PackSet, load_packs
+
+    everything = load_packs()
+    core = PackSet([p for p in everything.packs if p.id.startswith("core-") or p.id == "rfc3463"])
+    units = list(iter_units([str(folder)]))[:limit]
+    for memo in (True, False):
+        times = {}
+        for name, packs in (("all", everything), ("core", core)):
+            d = Diagnoser(packs=packs, memoize=memo)
+            for u in units[:50]:  # build the engines first: steady state is what is compared
+                unit_records(d, u)
+            start = time.perf_counter()
+            for u in units:
+                unit_records(d, u)
+            times[name] = (time.perf_counter() - start) / len(units)
+        print(f"  per message, memo {'on ' if memo else 'off'}: all {len(everything.packs)} packs "
+              f"{times['all'] * 1e6:.0f} us, core {len(core.packs)} packs {times['core'] * 1e6:.0f} us: "
+              f"ratio {times['all'] / times['core']:.2f}")
+
+
+SISIMAI = ("use Sisimai; my $f = Sisimai->can('rise') ? 'rise' : 'make'; "
+           "my $r = Sisimai->$f($ARGV[0]) || []; print scalar(@$r), qq(\\n);")
+
+
+def run_sisimai(folder: Path, n: int) -> float:
+    seconds, _ = timed(["perl", "-e", SISIMAI, str(folder)])
+    print(f"  sisimai 1 process             {n / seconds:8.0f} messages/s  ({seconds:.2f} s)")
+    return n / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--messages", type=int, default=5000, help="corpus size (default 5000)")
+    ap.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)), help="'all cores' (default: this machine's)")
+    ap.add_argument("--only-memory", action="store_true", help="only the all-cores run (for the memory figure)")
+    ap.add_argument("--sisimai", action="store_true", help="also time Sisimai on the same corpus")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ndrkb-bench-") as tmp:
+        folder = Path(tmp) / "corpus"
+        folder.mkdir()
+        build_corpus(folder, args.messages)
+        print(f"corpus: {args.messages} messages from {len(samples())} samples; {args.workers} cores")
+        if args.only_memory:
+            run_ndrkb(folder, args.messages, args.workers)
+            return
+        one, _ = run_ndrkb(folder, args.messages, 1)
+        run_ndrkb(folder, args.messages, 1, memo=False)
+        two = run_ndrkb(folder, args.messages, 2)[0] if args.workers >= 2 else None
+        if args.workers > 2:
+            run_ndrkb(folder, args.messages, args.workers)
+        run_ndrkb(folder, args.messages, args.workers, memo=False)
+        if two:
+            print(f"  scaling 1 -> 2 workers: {two / one:.2f}x")
+        pack_ratio(folder)
+        if args.sisimai:
+            theirs = run_sisimai(folder, args.messages)
+            print(f"  ndrkb/sisimai: {one / theirs:.1f}x with 1 worker, {(two or one) / theirs:.1f}x with "
+                  f"{2 if two else 1} workers")
+
+
+if __name__ == "__main__":
+    main()

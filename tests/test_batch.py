@@ -1,0 +1,188 @@
+"""Batch classification: inputs of every form, record columns, error records, worker
+death, the time bound, and the same output whatever the number of workers."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+import ndrkb
+from ndrkb import batch
+from ndrkb.cli import main
+from ndrkb.models import RECORD_FIELDS
+
+from .conftest import CORPUS
+
+LINE = "550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; authentication required\n"
+DSN = (CORPUS / "exo-sender-auth" / "dsn-multi-01.eml").read_bytes()
+MODERN = (CORPUS / "exo-sender-auth" / "exo-modern-5.7.12-01.eml").read_bytes()
+
+
+def mbox_of(*messages: bytes) -> bytes:
+    return b"".join(b"From MAILER-DAEMON Thu Nov 26 10:00:00 2026\n" + m.rstrip(b"\n") + b"\n\n" for m in messages)
+
+
+def rows(sources, **options):
+    return [r.model_dump() for r in ndrkb.classify([str(s) for s in sources], **options)]
+
+
+@pytest.fixture()
+def mixed(tmp_path):
+    """A folder holding files, a nested Maildir and an mbox."""
+    top = tmp_path / "in"
+    (top / "sub").mkdir(parents=True)
+    (top / "a.eml").write_bytes(MODERN)
+    (top / "sub" / "line.txt").write_text(LINE)
+    (top / "sub" / "z.mbox").write_bytes(mbox_of(MODERN, b"", DSN))
+    maildir = top / "maildir"
+    for d in ("cur", "new", "tmp"):
+        (maildir / d).mkdir(parents=True)
+    (maildir / "new" / "200.host").write_bytes(DSN)
+    (maildir / "cur" / "100.host:2,S").write_bytes(MODERN)
+    (maildir / "cur" / ".hidden").write_bytes(b"not a message")
+    return top
+
+
+def test_every_input_form_gives_records_in_a_stable_order(mixed):
+    got = [(r["source"].replace(str(mixed), "IN"), r["index"], r["recipient"], r["error"] is None)
+           for r in rows([mixed])]
+    keys = [(s, i) for s, i, _, _ in got]
+    assert sorted(set(keys), key=keys.index) == [
+        ("IN/a.eml", 0), ("IN/maildir", 0), ("IN/maildir", 1), ("IN/sub/line.txt", 0),
+        ("IN/sub/z.mbox", 0), ("IN/sub/z.mbox", 1), ("IN/sub/z.mbox", 2)]
+    # the Maildir is ordered by unique name: cur/100 (MODERN) before new/200 (DSN, two recipients)
+    assert [r for s, _, r, _ in got if s == "IN/maildir"] == [
+        r["recipient"] for r in rows([CORPUS / "exo-sender-auth" / "exo-modern-5.7.12-01.eml"])
+    ] + [r["recipient"] for r in rows([CORPUS / "exo-sender-auth" / "dsn-multi-01.eml"])]
+    mbox = [r for r in rows([mixed / "sub" / "z.mbox"])]
+    assert [r["index"] for r in mbox].count(1) == 1 and mbox[[r["index"] for r in mbox].index(1)]["error"] == \
+        "the input is empty"
+    assert all(r["error"] is None for r in mbox if r["index"] != 1)
+    assert rows([mixed / "nope.eml"])[0]["error"].startswith("no such file or folder")
+
+
+def test_counting_matches_the_walk(mixed):
+    sources = [str(mixed), str(mixed / "sub" / "z.mbox"), str(mixed / "missing")]
+    assert batch.count_messages(sources) == len(list(batch.iter_units(sources))) == 11
+
+
+@pytest.mark.parametrize("name, data, error", [
+    ("empty.eml", b"", "the input is empty"),
+    ("binary.eml", bytes(range(256)) * 8, "the input is binary data, not an email or NDR text"),
+    ("truncated.eml", DSN[:400], "not a bounce: no failed recipient or status code found"),
+])
+def test_unreadable_messages_become_error_records(tmp_path, name, data, error):
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "zz.txt").write_text(LINE)
+    out = rows([tmp_path])
+    assert [r["source"].rsplit("/", 1)[-1] for r in out] == [name, "zz.txt"]
+    assert out[0]["error"].startswith(error) and all(out[0][f] is None for f in ("status", "role", "reason"))
+    assert out[1]["error"] is None and out[1]["status"] == "5.7.133"
+
+
+def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text(LINE)
+    (tmp_path / "b.txt").write_text(LINE)
+
+    def broken(text):
+        raise RecursionError("deep")
+
+    monkeypatch.setattr("ndrkb.textreport.classify_lines", broken)
+    out = rows([tmp_path])
+    assert [r["error"] for r in out] == ["internal error: RecursionError: deep"] * 2
+
+
+def invoke(*args, input=None):
+    return CliRunner().invoke(main, ["classify", *args], input=input, catch_exceptions=False)
+
+
+def test_cli_jsonl_and_csv_have_the_record_columns(mixed, tmp_path):
+    res = invoke("-j", "1", str(mixed))
+    assert res.exit_code == 0 and res.stderr == ""  # no terminal: no progress, no summary
+    records = [json.loads(line) for line in res.stdout.splitlines()]
+    assert all(list(r) == list(RECORD_FIELDS) for r in records)
+    out = tmp_path / "out.csv"
+    res = invoke("-j", "1", "--format", "csv", "-o", str(out), str(mixed))
+    assert res.exit_code == 0 and res.stdout == ""
+    table = list(csv.reader(io.StringIO(out.read_text())))
+    assert table[0] == list(RECORD_FIELDS) and len(table) == len(records) + 1
+    first = dict(zip(table[0], table[1]))
+    assert first["rules"] == ";".join(records[0]["rules"]) and first["index"] == "0" and first["error"] == ""
+
+
+def test_cli_stdin_message_and_mbox(tmp_path):
+    res = invoke("-", input=LINE)
+    assert res.exit_code == 0 and json.loads(res.stdout)["status"] == "5.7.133"
+    res = invoke("-", input=mbox_of(MODERN, DSN, MODERN))
+    got = [(r["source"], r["index"]) for r in map(json.loads, res.stdout.splitlines())]
+    dsn_recipients = len(rows([CORPUS / "exo-sender-auth" / "dsn-multi-01.eml"]))
+    assert dsn_recipients > 1 and got == [("-", 0)] + [("-", 1)] * dsn_recipients + [("-", 2)]
+
+
+def test_cli_progress_summary_and_exit_status(tmp_path):
+    (tmp_path / "a.txt").write_text(LINE)
+    (tmp_path / "b.eml").write_bytes(b"")
+    res = invoke("--progress", "-j", "1", str(tmp_path))
+    assert res.exit_code == 0
+    assert "2 messages (1 diagnosed), 1 recipients, 1 error records" in res.stderr
+    assert "by role: recipient_admin 1" in res.stderr and "by status: 5.7.133 1" in res.stderr
+    assert "2/2" in res.stderr  # the progress bar knew the total
+    res = invoke(str(tmp_path / "b.eml"))
+    assert res.exit_code == 1 and json.loads(res.stdout)["error"] == "the input is empty"
+    assert invoke("--workers", "0", str(tmp_path)).exit_code == 2
+
+
+@pytest.fixture()
+def many(tmp_path, monkeypatch):
+    """Thirty-odd messages, sent in chunks of three so several chunks are in flight."""
+    monkeypatch.setattr(batch, "CHUNK_SIZE", 3)
+    folder = tmp_path / "many"
+    shutil.copytree(CORPUS, folder)
+    (folder / "box.mbox").write_bytes(mbox_of(MODERN, DSN, b"\x00\x01", MODERN))
+    return folder
+
+
+def test_workers_give_the_records_of_the_in_process_run(many):
+    one = rows([many], workers=1)
+    assert len({(r["source"], r["index"]) for r in one}) >= 30
+    assert rows([many], workers=2) == one
+    assert rows([many], workers=2, memoize=False) == one
+
+
+def test_a_worker_dying_mid_run_loses_nothing(many, monkeypatch):
+    expected = rows([many], workers=1)
+    monkeypatch.setenv(batch.TEST_HOOK_ENV, "exit:exo-modern-5.7.133-01")
+    got = rows([many], workers=2)
+    victim = [r for r in got if "exo-modern-5.7.133-01" in r["source"]]
+    assert [r["error"] for r in victim] == ["worker process died on this message (exit status 3)"]
+    assert [r for r in got if r not in victim] == [r for r in expected if "exo-modern-5.7.133-01" not in r["source"]]
+
+
+@pytest.mark.parametrize("hook, error", [
+    ("hang", "time bound exceeded: not diagnosed within 0.3 s"),  # interrupted in Python
+    ("spin", "time bound exceeded: the worker was stopped after 1.6 s of CPU time"),  # stuck in C
+])
+def test_the_time_bound_holds_in_workers(many, monkeypatch, hook, error):
+    monkeypatch.setenv(batch.TEST_HOOK_ENV, f"{hook}:line-5.7.13-01")
+    got = rows([many], workers=2, timeout=0.3)
+    assert [r["error"] for r in got if "line-5.7.13-01" in r["source"]] == [error]
+    assert sum(r["error"] is None for r in got) > 25
+
+
+def test_the_time_bound_holds_in_process(tmp_path, monkeypatch):
+    (tmp_path / "a.txt").write_text(LINE)
+    (tmp_path / "b.txt").write_text(LINE.replace("5.7.133", "5.7.12"))
+    real = ndrkb.default_diagnoser().diagnose_message
+
+    def slow(msg, source=None, index=0):
+        while source.endswith("a.txt"):
+            pass
+        return real(msg, source=source, index=index)
+
+    monkeypatch.setattr(ndrkb.default_diagnoser(), "diagnose_message", slow)
+    out = rows([tmp_path], timeout=0.2)
+    assert [r["error"] for r in out] == ["time bound exceeded: not diagnosed within 0.2 s", None]
