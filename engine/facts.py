@@ -8,20 +8,20 @@ input it was read (``origin``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from typing import Optional
 
 from .errors import InputError
-from .grammars import Reply, TextLine, classify_lines, parse_dsn, parse_reply
+from .grammars import Reply, parse_dsn, parse_reply
 from .intake import Parts
 from .limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from .models import RecipientFacts
+from .textreport import ADDRESS, Block, clean_address, read_text
 
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+__all__ = ["ADDRESS", "MTA_SIGNS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
+           "read_text"]
 _REPLY_START = re.compile(
-    r"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>[245][0-9][0-9])(?=[ -])|[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9]))")
-_CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|said|returned|error)\s*$", re.I)
+    r"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>[245][0-9][0-9])(?=[\s-])|[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9]))")
+_CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|said|returned|error)[ \t]*$", re.I | re.M)
 
 #: Reporting-system families, recognised from headers and line kinds.  Order matters:
 #: the first family whose sign is present wins.
@@ -33,17 +33,13 @@ MTA_SIGNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], 
 )
 
 
-def clean_address(value: Optional[str]) -> Optional[str]:
-    """The bare address in a field value such as ``rfc822; <a@b.example>``."""
-    if not value:
-        return None
-    found = ADDRESS.search(value)
-    return found.group(0).strip(".").lower() if found else None
-
-
 def find_replies(text: str) -> list[Reply]:
-    """Every server reply quoted in ``text``, in order (wrapped replies give several)."""
-    text = " ".join(text.split())
+    """Every server reply quoted in ``text``, in order (wrapped replies give several).
+
+    A reply code counts at the start of a line or after a colon, quote, bracket or
+    "said"; an enhanced code counts anywhere.
+    """
+    text = "\n".join(" ".join(line.split()) for line in text.splitlines())
     starts = []
     for m in _REPLY_START.finditer(text):
         if m.group("code") and not _CODE_CONTEXT.search(text[max(0, m.start() - 12):m.start()]):
@@ -56,7 +52,7 @@ def find_replies(text: str) -> list[Reply]:
     replies = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        reply = parse_reply(_unfold_multiline(text[start:end]))
+        reply = parse_reply(_unfold_multiline(" ".join(text[start:end].split())))
         if reply is not None:
             replies.append(reply)
     return replies
@@ -72,7 +68,12 @@ def _unfold_multiline(segment: str) -> str:
 
 
 def best_reply(replies: list[Reply]) -> Optional[Reply]:
-    """The most specific reply: the innermost (last) one with both codes, else the last with either."""
+    """The most specific failure reply: the innermost (last) one with both codes, else the last with either.
+
+    Success and intermediate replies (2xx, 3xx: a transcript's "250 Ok") count only when nothing failed.
+    """
+    failed = [r for r in replies if str(r.code or r.status or "5")[0] in "45"]
+    replies = failed or replies
     for test in (lambda r: r.code and r.status and r.token, lambda r: r.code and r.status,
                  lambda r: r.status, lambda r: r.code):
         chosen = [r for r in replies if test(r)]
@@ -81,86 +82,8 @@ def best_reply(replies: list[Reply]) -> Optional[Reply]:
     return None
 
 
-@dataclass
-class _Block:
-    """Facts gathered for one recipient before they are frozen."""
-
-    recipient: Optional[str] = None
-    original_recipient: Optional[str] = None
-    action: Optional[str] = None
-    status: Optional[str] = None
-    diagnostic: list[str] = field(default_factory=list)
-    replies: list[Reply] = field(default_factory=list)
-    remote_mta: Optional[str] = None
-    command: Optional[str] = None
-    origin: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class _TextReading:
-    blocks: list[_Block]
-    general: _Block
-    kinds: set[str]
-    reporting_mta: Optional[str]
-
-
-def read_text(text: str) -> _TextReading:
-    """Walk the classified lines of the human-readable part into recipient blocks."""
-    lines: list[TextLine] = classify_lines(text) if text.strip() else []
-    blocks: list[_Block] = []
-    general = _Block()
-    kinds: set[str] = set()
-    reporting = None
-    mode = ""
-    current: Optional[_Block] = None
-
-    def block_for(address: str, where: str) -> _Block:
-        for b in blocks:
-            if b.recipient == address:
-                return b
-        b = _Block(recipient=address, origin={"recipient": where})
-        blocks.append(b)
-        return b
-
-    for line in lines:
-        kind = line.kind
-        prefix = kind.split("_", 1)[0]
-        kinds.add(kind)
-        where = f"text line {line.lineno}"
-        if prefix == "END":
-            break
-        if prefix == "SECTION":
-            mode = kind
-            current = None
-            continue
-        if prefix == "RCPT" or (prefix == "ADDR" and mode):
-            address = clean_address(line.text)
-            if address and len(blocks) < MAX_RECIPIENTS:
-                current = block_for(address, where)
-            continue
-        if prefix == "SERVER":
-            reporting = line.text.split(":", 1)[-1].strip() or reporting
-            continue
-        if prefix == "REMOTE":
-            target = current or general
-            target.remote_mta = line.text.split(":", 1)[-1].strip(" []") if ":" in line.text and "[" not in line.text \
-                else line.text.strip(" []")
-            continue
-        target = current or general
-        if prefix in ("REPLY", "STATUS"):
-            replies = find_replies(line.text)
-            if replies:
-                target.replies.extend(replies)
-                target.origin.setdefault("reply", where)
-            target.diagnostic.append(line.text.strip())
-            continue
-        if current is not None and len(current.diagnostic) < 12:
-            current.diagnostic.append(line.text.strip())
-    return _TextReading(blocks, general, kinds, reporting)
-
-
-def _dsn_blocks(parts: Parts) -> tuple[list[_Block], dict[str, str]]:
-    blocks: list[_Block] = []
+def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
+    blocks: list[Block] = []
     message: dict[str, str] = {}
     for n, raw in enumerate(parts.delivery_status, 1):
         try:
@@ -173,7 +96,7 @@ def _dsn_blocks(parts: Parts) -> tuple[list[_Block], dict[str, str]]:
             address = clean_address(rec.get("final-recipient")) or clean_address(rec.get("original-recipient"))
             diag = rec.get("diagnostic-code", "")
             diag_text = diag.split(";", 1)[1].strip() if ";" in diag[:12] else diag
-            b = _Block(recipient=address, original_recipient=clean_address(rec.get("original-recipient")),
+            b = Block(recipient=address, original_recipient=clean_address(rec.get("original-recipient")),
                        action=(rec.get("action") or "").split()[0].lower() or None if rec.get("action") else None,
                        status=_status_value(rec.get("status")),
                        remote_mta=_after_type(rec.get("remote-mta")),
@@ -215,7 +138,12 @@ def detect_mta(parts: Parts, kinds: set[str], reporting_mta: Optional[str]) -> O
 def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional[str]]:
     """Facts for every recipient the bounce reports, plus the reporting MTA and its family."""
     dsn, message_fields = _dsn_blocks(parts)
-    reading = read_text(parts.text)
+    own = clean_address(parts.sender)
+    reading = read_text(parts.text, frozenset([own]) if own else frozenset())
+    for b in reading.blocks + [reading.general]:
+        b.replies = find_replies("\n".join(b.diagnostic))
+        if b.replies:
+            b.origin["reply"] = b.origin.get("text", "text")
     reporting = _after_type(message_fields.get("reporting-mta")) or reading.reporting_mta
     mta = detect_mta(parts, reading.kinds, reporting)
     if dsn:
@@ -228,25 +156,40 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
         blocks = reading.blocks
         for b in blocks:
             _merge(b, None, reading.general)
-    elif reading.general.replies:
-        blocks = [reading.general]
-        failed = clean_address(parts.headers.get("x-failed-recipients"))
-        if failed:
-            blocks[0].recipient = failed
-            blocks[0].origin["recipient"] = "header X-Failed-Recipients"
+    elif reading.general.replies or parts.headers.get("x-failed-recipients"):
+        blocks = _unnamed_recipients(parts, reading.general)
     else:
         blocks = []
     return [_freeze(b, reporting, mta) for b in blocks], reporting, mta
 
 
-def _merge(block: _Block, text_block: Optional[_Block], general: _Block) -> None:
+def _unnamed_recipients(parts: Parts, general: Block) -> list[Block]:
+    """The report names no recipient in its text: take them from the headers that do."""
+    for where, value in (("header X-Failed-Recipients", parts.headers.get("x-failed-recipients", "")),
+                         ("returned original header To", _original_to(parts.original_headers or parts.text))):
+        found = [a.lower() for a in ADDRESS.findall(value or "")][:MAX_RECIPIENTS]
+        if found:
+            return [Block(recipient=a, diagnostic=list(general.diagnostic), replies=list(general.replies),
+                          remote_mta=general.remote_mta, origin={**general.origin, "recipient": where})
+                    for a in dict.fromkeys(found)]
+    return [general]
+
+
+def _original_to(text: str) -> str:
+    found = re.search(r"^To:[ \t]*(.*(?:\n[ \t]+.*)*)", text, re.M | re.I)
+    return found.group(1) if found else ""
+
+
+def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
+    """Complete a block with a text block about the same recipient, then (if still bare) the general text."""
     for other in (text_block, general):
-        if other is None:
+        if other is None or (other is general and block.replies):
             continue
         if other.replies:
             own = best_reply(block.replies)
             theirs = best_reply(other.replies)
-            if own is None or (theirs and theirs.status and (not own.status or theirs.token and not own.token)):
+            if own is None or (theirs and theirs.status and (not own.status or theirs.token and not own.token)
+                               and theirs.code in (None, own.code)):
                 block.replies.extend(other.replies)
                 if "reply" in other.origin:
                     block.origin["reply"] = other.origin["reply"]
@@ -254,7 +197,7 @@ def _merge(block: _Block, text_block: Optional[_Block], general: _Block) -> None
         block.remote_mta = block.remote_mta or other.remote_mta
 
 
-def _freeze(b: _Block, reporting: Optional[str], mta: Optional[str]) -> RecipientFacts:
+def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> RecipientFacts:
     reply = best_reply(b.replies)
     status = b.status
     origin = dict(b.origin)
@@ -262,11 +205,14 @@ def _freeze(b: _Block, reporting: Optional[str], mta: Optional[str]) -> Recipien
                                    or reply.token and reply.status[0] == status[0]):
         status = reply.status
         origin["status"] = origin.get("reply", "reply")
+    code = reply.code if reply else None
+    if reply and code is None:
+        code = next((r.code for r in b.replies if r.code and (not status or str(r.code)[0] == status[0])), None)
     diagnostic = " ".join(" ".join(b.diagnostic).split())[:MAX_DIAGNOSTIC_CHARS]
     return RecipientFacts(
         recipient=b.recipient, original_recipient=b.original_recipient,
-        action=b.action or ("failed" if (status or "5")[0] == "5" else "delayed"),
-        status=status, reply_code=reply.code if reply else None, token=reply.token if reply else None,
+        action=b.action or ("failed" if (status or str(code or 5))[0] == "5" else "delayed"),
+        status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=b.command, remote_mta=b.remote_mta, reporting_mta=reporting,
         mta=mta, origin=origin,
     )

@@ -135,7 +135,10 @@ class TextLine(NamedTuple):
 
 
 def classify_lines(text: str) -> list[TextLine]:
-    """Tokenise human-readable bounce text into classified lines (1-based line numbers)."""
+    """Tokenise human-readable bounce text into classified lines (1-based line numbers).
+
+    Lexing stops after the first ``END_*`` line: what follows is the returned original.
+    """
     body = normalise_lines(text)
     lines = []
     lineno = 1
@@ -145,6 +148,8 @@ def classify_lines(text: str) -> list[TextLine]:
                 lineno += 1
                 continue
             lines.append(TextLine(tok.type, str(tok)[:MAX_LINE_CHARS], lineno))
+            if tok.type.startswith("END_"):
+                break
     except LarkError as exc:
         raise InputError(f"text could not be read line by line: {type(exc).__name__}") from None
     return lines

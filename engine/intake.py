@@ -54,9 +54,13 @@ class Parts:
 
 def looks_like_message(data: bytes) -> bool:
     """True when ``data`` starts with an RFC 5322 header block (or an mbox From_ line)."""
-    head = data.lstrip(b"\r\n")[:8192].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = data.lstrip(b"\r\n")
+    head = data[:8192].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    lines = head.split(b"\n")
+    if len(data) > 8192:
+        lines = lines[:-1]  # the last line was cut at the byte bound
     names = set()
-    for line in head.split(b"\n"):
+    for line in lines:
         if not line.strip():
             break
         if line[:1] in (b" ", b"\t"):
@@ -103,6 +107,7 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
         raise InputError("the input is empty")
     if _looks_binary(data):
         raise InputError("the input is binary data, not an email or NDR text")
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # LF, CRLF and bare CR read alike
     if looks_like_message(data):
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
@@ -110,11 +115,14 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
     return InputText(decode_bytes(data, None))
 
 
+_TEXT_BYTES = bytes(b for b in range(256) if b >= 32 or b in (9, 10, 12, 13, 27))
+
+
 def _looks_binary(data: bytes) -> bool:
     sample = data[:4096]
     if b"\x00" in sample:
         return True
-    controls = sum(1 for b in sample if b < 32 and b not in (9, 10, 12, 13, 27))
+    controls = len(sample.translate(None, _TEXT_BYTES))
     return controls > len(sample) // 20
 
 
@@ -231,12 +239,17 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
                 parts.original_headers = _original_headers(part)
                 parts.found.append(f"{ctype} (returned original)")
             return
+        if part.get_content_maintype() == "multipart" and not part.is_multipart():
+            repaired = _repair_boundary(part)
+            if repaired is not None:
+                part = repaired
+                parts.found.append("multipart with a wrong boundary (repaired)")
         if part.is_multipart():
             for sub in part.get_payload() or []:
                 if isinstance(sub, email.message.Message):
                     walk(sub, depth + 1, inside_original)
             return
-        if inside_original or part.get_content_maintype() != "text":
+        if inside_original or part.get_content_maintype() not in ("text", "multipart"):
             return
         disposition = (part.get("Content-Disposition") or "").lower()
         if "attachment" in disposition and ctype == "text/plain" and plain:
@@ -255,6 +268,27 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         parts.text = parts.text[:MAX_TEXT_CHARS]
         parts.found.append(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
     return parts
+
+
+_BOUNDARY_LINE = re.compile(r"^--([^\s-][^\s]{0,69}?)(?<!--)[ \t]*$", re.M)
+
+
+def _repair_boundary(part: email.message.Message) -> Optional[email.message.Message]:
+    """A multipart whose declared boundary never occurs, re-read with the boundary its body uses."""
+    body = part.get_payload()
+    found = _BOUNDARY_LINE.search(body) if isinstance(body, str) else None
+    if found is None:
+        return None
+    fixed = email.message.Message()
+    for name, value in part.items():
+        fixed[name] = value
+    fixed.set_param("boundary", found.group(1))
+    fixed.set_payload(body)
+    try:
+        reread = email.message_from_string(fixed.as_string(), policy=email.policy.compat32)
+    except Exception:  # the body is beyond repair: read it as text
+        return None
+    return reread if reread.is_multipart() else None
 
 
 def _delivery_status_text(part: email.message.Message) -> str:
@@ -297,12 +331,16 @@ def iter_container(path: Path) -> Iterator[tuple[int, Union[email.message.Messag
 
 
 def is_mbox(path: Path) -> bool:
-    """True for a file whose first line is an mbox ``From `` separator."""
+    """True for a file whose first line is an mbox ``From `` separator ending in LF or CRLF.
+
+    A file with bare-CR line ends is read as one message (mbox readers split on LF).
+    """
     try:
         with open(path, "rb") as fh:
-            return fh.read(5) == b"From "
+            head = fh.read(4096)
     except OSError:
         return False
+    return head.startswith(b"From ") and b"\n" in head
 
 
 def is_maildir(path: Path) -> bool:

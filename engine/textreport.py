@@ -1,0 +1,124 @@
+"""The line walker: the human-readable part of a bounce, read into recipient blocks.
+
+Lines are classified by ``grammar/ndr_text.lark``; the walker acts on the kind's
+prefix only, so a new layout is a new terminal, never a new branch here:
+
+* ``RCPT_*`` / ``ADDR_*`` open (or return to) the block of the address on the line;
+  text after the address on an ``RCPT_*`` line belongs to that block;
+* ``SECTION_*`` closes the current block (a new list or a transcript starts);
+* ``SERVER_*`` / ``REMOTE_*`` name the reporting and the remote server;
+* ``END_*`` stops reading (the returned original message starts);
+* every other line belongs to the current block, or to the report as a whole.
+
+Server replies are read from a block's joined text, so a reply wrapped or split over
+several lines is read once, whole.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Optional
+
+from .grammars import Reply, TextLine, classify_lines
+from .limits import MAX_RECIPIENTS
+
+ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+#: Lines kept per block: enough for a wrapped reply and its explanation.
+MAX_BLOCK_LINES = 16
+
+
+def clean_address(value: Optional[str]) -> Optional[str]:
+    """The bare address in a field value such as ``rfc822; <a@b.example>``."""
+    if not value:
+        return None
+    found = ADDRESS.search(value)
+    return found.group(0).strip(".").lower() if found else None
+
+
+@dataclass
+class Block:
+    """Facts gathered for one recipient (or the whole report) before they are frozen."""
+
+    recipient: Optional[str] = None
+    original_recipient: Optional[str] = None
+    action: Optional[str] = None
+    status: Optional[str] = None
+    diagnostic: list[str] = field(default_factory=list)
+    replies: list[Reply] = field(default_factory=list)
+    remote_mta: Optional[str] = None
+    command: Optional[str] = None
+    origin: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TextReading:
+    """What the walker read: recipient blocks, text before any recipient, line kinds seen."""
+
+    blocks: list[Block]
+    general: Block
+    kinds: set[str]
+    reporting_mta: Optional[str]
+
+
+def _after_address(text: str) -> str:
+    found = ADDRESS.search(text)
+    rest = text[found.end():] if found else text
+    return rest.lstrip(">:.,; \t")
+
+
+def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
+    """Walk the classified lines of ``text`` into recipient blocks.
+
+    ``ignore`` holds addresses that never open a block (the bounce's own sender).
+    Replies are not parsed here; :func:`ndrkb.facts.extract` reads them from the text.
+    """
+    lines: list[TextLine] = classify_lines(text) if text.strip() else []
+    blocks: list[Block] = []
+    general = Block()
+    kinds: set[str] = set()
+    reporting = None
+    current: Optional[Block] = None
+
+    def block_for(address: str, where: str) -> Block:
+        for b in blocks:
+            if b.recipient == address:
+                return b
+        b = Block(recipient=address, origin={"recipient": where})
+        blocks.append(b)
+        return b
+
+    def add_text(target: Block, line: str, where: str) -> None:
+        line = line.strip()
+        if line and len(target.diagnostic) < MAX_BLOCK_LINES:
+            target.diagnostic.append(line)
+            target.origin.setdefault("text", where)
+
+    for line in lines:
+        kind = line.kind
+        prefix = kind.split("_", 1)[0]
+        kinds.add(kind)
+        where = f"text line {line.lineno}"
+        if prefix == "END":
+            break
+        if prefix == "SECTION":
+            current = None
+            continue
+        if prefix in ("RCPT", "ADDR"):
+            address = clean_address(line.text)
+            if address and address not in ignore:
+                if len(blocks) < MAX_RECIPIENTS or any(b.recipient == address for b in blocks):
+                    current = block_for(address, where)
+                if prefix == "RCPT" and current is not None:
+                    add_text(current, line.text if kind == "RCPT_COMMAND" else _after_address(line.text), where)
+                continue
+        if prefix == "SERVER":
+            reporting = line.text.split(":", 1)[-1].strip() or reporting
+            continue
+        if prefix == "REMOTE":
+            target = current or general
+            target.remote_mta = line.text.split(":", 1)[-1].strip(" []") if ":" in line.text and "[" not in line.text \
+                else line.text.strip(" []")
+            continue
+        add_text(current or general, line.text, where)
+    return TextReading(blocks, general, kinds, reporting)

@@ -1,0 +1,45 @@
+"""The same bounce with LF, CRLF or bare-CR line ends gives the same records."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ndrkb.batch import classify_records
+
+TWINS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "external" / "sisimai-dev"
+
+
+#: An mbox (several messages in one file) with bare-CR line ends is read as one
+#: message: the batch runner's mbox splitter (engine/batch.py) splits on LF only.
+MBOX_BARE_CR = pytest.mark.xfail(strict=True, reason="engine/batch.py splits mbox files on LF only")
+
+
+def _twins() -> list:
+    with open(TWINS / "labels.jsonl", encoding="utf-8") as fh:
+        mboxes = {row["file"] for row in map(json.loads, fh) if row.get("messages")}
+    with open(TWINS / "line-endings" / "twins.jsonl", encoding="utf-8") as fh:
+        rows = [(row["file"], row["variant"]) for row in map(json.loads, fh)]
+    return [pytest.param(name, variant, marks=MBOX_BARE_CR) if variant == "mac" and name in mboxes
+            else (name, variant) for name, variant in rows]
+
+
+def _records(path: Path) -> list[dict]:
+    return [r.model_dump(exclude={"source"}) for r in classify_records([str(path)])]
+
+
+@pytest.mark.parametrize("name,variant", _twins())
+def test_line_end_twins_give_identical_records(name, variant):
+    lf = _records(TWINS / "emails" / name)
+    assert _records(TWINS / "line-endings" / variant / name) == lf
+    assert lf
+
+
+def test_bare_cr_text_reads_like_lf():
+    text = "Your message to jo@contoso.com couldn't be delivered.\nStatus code: 550 5.1.1\n"
+    from ndrkb import diagnose
+
+    lf, cr = diagnose(text), diagnose(text.replace("\n", "\r"))
+    assert [(r.recipient, r.status) for r in cr.recipients] == [(r.recipient, r.status) for r in lf.recipients] \
+        == [("jo@contoso.com", "5.1.1")]
