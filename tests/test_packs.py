@@ -10,7 +10,7 @@ import pytest
 
 from ndrkb.errors import PackError
 from ndrkb.intake import read_source
-from ndrkb.packs import discover, load_packs, pack_json_schema, read_pack, read_packs
+from ndrkb.packs import BUILTIN_DIR, discover, load_packs, pack_json_schema, read_pack, read_packs
 
 from .conftest import REPO
 
@@ -235,7 +235,7 @@ def test_site_override_adds_remediation_and_shows_in_the_trace(tmp_path):
 def test_discover_env_and_extra_in_order_without_duplicates(tmp_path, monkeypatch):
     env_pack = write_pack(tmp_path / "env", "site", HELPDESK)
     monkeypatch.setenv("NDRKB_PACKS", str(tmp_path / "env"))
-    found = discover([env_pack, REPO / "kb" / "rfc3463"])
+    found = discover([env_pack, BUILTIN_DIR / "rfc3463"])
     origins = [origin for _, origin in found]
     assert origins[0] == "builtin" and origins[-1] == f"NDRKB_PACKS {tmp_path / 'env'}"
     assert len({f.resolve() for f, _ in found}) == len(found)
