@@ -21,7 +21,7 @@ __all__ = ["ADDRESS", "MTA_SIGNS", "best_reply", "clean_address", "detect_mta", 
            "read_text"]
 _REPLY_START = re.compile(
     r"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>[245][0-9][0-9])(?=[\s-])|[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9]))")
-_CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|said|returned|error)[ \t]*$", re.I | re.M)
+_CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|\.\.\.|said|returned|error)[ \t]*$", re.I | re.M)
 
 #: Reporting-system families, recognised from headers and line kinds.  Order matters:
 #: the first family whose sign is present wins.
@@ -195,6 +195,9 @@ def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
                     block.origin["reply"] = other.origin["reply"]
         block.diagnostic.extend(d for d in other.diagnostic if d not in block.diagnostic)
         block.remote_mta = block.remote_mta or other.remote_mta
+        if block.recipient is None and other.recipient:
+            block.recipient = other.recipient
+            block.origin["recipient"] = other.origin.get("recipient", "text")
 
 
 def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> RecipientFacts:

@@ -4,34 +4,72 @@ from __future__ import annotations
 import re
 
 from .errors import InputError
-from .facts import clean_address
 from .grammars import parse_dsn
 from .intake import Parts
 from .models import RecipientFacts
+from .textreport import ADDRESS, clean_address
+
+_AUTOREPLY_SUBJECT = re.compile(r"^(?:auto(?:matic)?[ -]?(?:reply|response)|out of (?:the )?office|vacation)\b", re.I)
+_MAIL_SYSTEM = re.compile(r"mailer-daemon|postmaster|mail delivery|mail system", re.I)
+_COMPLAINT_SUBJECT = re.compile(r"\b(?:complaint about|abuse report)\b", re.I)
+
+
+def is_feedback(parts: Parts, facts: list[RecipientFacts]) -> bool:
+    """True for a feedback report or an auto-reply rather than a bounce.
+
+    A feedback-report part decides alone; auto-reply headers or subject, or a complaint
+    subject with the original attached, count only when no recipient fact carries a
+    status or reply code.
+    """
+    if parts.feedback_report:
+        return True
+    if any(f.status or f.reply_code for f in facts) or parts.delivery_status:
+        return False
+    return _is_autoreply(parts) or bool(_COMPLAINT_SUBJECT.search(parts.subject) and parts.original_headers)
+
+
+def _is_autoreply(parts: Parts) -> bool:
+    """Auto-reply headers or subject, from a person's address (mail systems mark bounces auto-replied too)."""
+    if _MAIL_SYSTEM.search(parts.sender):
+        return False
+    auto = parts.headers.get("auto-submitted", "").lower()
+    return (auto.startswith("auto-replied") and "ndr" not in auto) or "x-autoreply" in parts.headers \
+        or parts.headers.get("precedence", "").lower() == "auto_reply" \
+        or bool(_AUTOREPLY_SUBJECT.match(parts.subject.removeprefix("Re: ")))
 
 
 def feedback_facts(parts: Parts) -> list[RecipientFacts]:
-    """One fact per reported recipient of an ARF report, or the replier of an auto-reply."""
-    if parts.feedback_report:
-        try:
-            fields = parse_dsn(parts.feedback_report[0])
-        except InputError:
-            return []
-        blocks = [fields.message] + fields.recipients if fields.message else fields.recipients
-        merged: dict[str, str] = {}
-        for b in blocks:
-            for k, v in b.items():
-                merged.setdefault(k, v)
-        ftype = (merged.get("feedback-type") or "").strip().lower() or None
-        rcpts = [clean_address(v) for v in re.split(r",", merged.get("original-rcpt-to", ""))]
-        rcpts = [r for r in rcpts if r]
-        if not rcpts:
-            to = re.search(r"^To:(.*)$", parts.original_headers, re.M | re.I)
-            rcpts = [a for a in ([clean_address(to.group(1))] if to else []) if a]
-        origin = {"recipient": "message/feedback-report: Original-Rcpt-To or returned To",
-                  "feedback_type": "message/feedback-report: Feedback-Type"}
-        return [RecipientFacts(recipient=r, action="failed", kind="feedback", feedback_type=ftype,
-                               diagnostic=ftype or "", origin=origin) for r in rcpts or [None]]
+    """One fact per reported recipient of a feedback report, or the replier of an auto-reply."""
+    if parts.feedback_report or not _is_autoreply(parts):
+        return _complaint_facts(parts)
     replier = clean_address(parts.sender)
     return [RecipientFacts(recipient=replier, action="failed", kind="autoreply", diagnostic=parts.subject,
                            origin={"recipient": "header From (auto-reply)"})]
+
+
+def _complaint_facts(parts: Parts) -> list[RecipientFacts]:
+    """The recipients a complaint is about: every Original-Rcpt-To, else the returned message's To."""
+    merged: dict[str, str] = {}
+    rcpts: list[str] = []
+    if parts.feedback_report:
+        raw = parts.feedback_report[0]
+        try:
+            fields = parse_dsn(raw)
+        except InputError:
+            fields = None
+        for block in ([fields.message] + fields.recipients) if fields else []:
+            for k, v in block.items():
+                merged.setdefault(k, v)
+        for value in re.findall(r"^Original-Rcpt-To:[ \t]*(.*)$", raw, re.M | re.I):
+            rcpts.extend(a.lower() for a in ADDRESS.findall(value))
+    where = "message/feedback-report: Original-Rcpt-To"
+    if not rcpts:
+        to = re.search(r"^To:[ \t]*(.*)$", parts.original_headers, re.M | re.I)
+        value = to.group(1) if to else ""
+        rcpts = [a.lower() for a in ADDRESS.findall(value)] or [value.strip(" <>\"'")]
+        where = "returned original header To (as written when it holds no address)"
+    ftype = (merged.get("feedback-type") or "abuse").strip().lower()
+    origin = {"recipient": where, "feedback_type": "message/feedback-report: Feedback-Type"
+              if "feedback-type" in merged else "a complaint without a feedback-report part: abuse"}
+    return [RecipientFacts(recipient=r or None, action="failed", kind="feedback", feedback_type=ftype,
+                           diagnostic=ftype, origin=origin) for r in dict.fromkeys(rcpts)]

@@ -108,11 +108,27 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
     if _looks_binary(data):
         raise InputError("the input is binary data, not an email or NDR text")
     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # LF, CRLF and bare CR read alike
+    if not looks_like_message(data) and looks_like_message(_refold(data)):
+        data = _refold(data)
     if looks_like_message(data):
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         return email.message_from_bytes(data, policy=email.policy.compat32)
     return InputText(decode_bytes(data, None))
+
+
+def _refold(data: bytes) -> bytes:
+    """A header block whose folded lines lost their leading blank, folded again.
+
+    Only when the first line is a header: every later line of the block that is not
+    a header becomes a continuation of the header above it.
+    """
+    head, sep, body = data.lstrip(b"\n").partition(b"\n\n")
+    lines = head.split(b"\n")
+    if not _HEADER_LINE.match(lines[0]) or lines[0].startswith(b"From "):
+        return data
+    lines = [line if line[:1] in (b" ", b"\t") or _HEADER_LINE.match(line) else b" " + line for line in lines]
+    return b"\n".join(lines) + sep + body
 
 
 _TEXT_BYTES = bytes(b for b in range(256) if b >= 32 or b in (9, 10, 12, 13, 27))
@@ -209,7 +225,8 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         return Parts(text=msg.text[:MAX_TEXT_CHARS], found=["pasted text"], is_message=False)
     parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")))
     for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
-                 "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID"):
+                 "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
+                 "X-Autoreply"):
         value = msg.get(name)
         if value is not None:
             parts.headers[name.lower()] = header_text(value)
@@ -235,6 +252,11 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
             return
         if ctype in ("message/rfc822", "message/global", "text/rfc822-headers", "message/rfc822-headers",
                      "message/global-headers"):
+            inner = _wrapped_report(part)
+            if inner is not None and not parts.delivery_status:
+                parts.found.append("delivery report forwarded inside a message")
+                walk(inner, depth + 1, inside_original)
+                return
             if not parts.original_headers:
                 parts.original_headers = _original_headers(part)
                 parts.found.append(f"{ctype} (returned original)")
@@ -267,10 +289,20 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     if len(parts.text) > MAX_TEXT_CHARS:
         parts.text = parts.text[:MAX_TEXT_CHARS]
         parts.found.append(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
+    inline = _INLINE_DSN.search(parts.text) if not parts.delivery_status else None
+    if inline:
+        parts.delivery_status.append(inline.group(1))
+        parts.text = parts.text[:inline.start()]
+        parts.found.append("delivery-status part inside the text (MIME boundary not recognised)")
     return parts
 
 
-_BOUNDARY_LINE = re.compile(r"^--([^\s-][^\s]{0,69}?)(?<!--)[ \t]*$", re.M)
+#: A delivery-status part left inside the text by a boundary line the MIME reader missed.
+_INLINE_DSN = re.compile(r"^[ \t]*content-type:[ \t]*message/(?:global-)?delivery-status[^\n]*\n(?:[^\n]+\n)*?\n"
+                         r"(.*?)(?=^[ \t]*--[^\s-]|\Z)", re.I | re.M | re.S)
+
+
+_BOUNDARY_LINE = re.compile(r"^--(-*[^\s-][^\s]{0,69}?)(?<!--)[ \t]*$", re.M)
 
 
 def _repair_boundary(part: email.message.Message) -> Optional[email.message.Message]:
@@ -291,13 +323,31 @@ def _repair_boundary(part: email.message.Message) -> Optional[email.message.Mess
     return reread if reread.is_multipart() else None
 
 
+def _wrapped_report(part: email.message.Message) -> Optional[email.message.Message]:
+    """The delivery report a message part carries, when it is one (a bounce forwarded as an attachment)."""
+    payload = part.get_payload()
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    if isinstance(inner, email.message.Message) and inner.get_content_type() == "multipart/report" \
+            and (inner.get_param("report-type") or "").lower() == "delivery-status":
+        return inner
+    return None
+
+
 def _delivery_status_text(part: email.message.Message) -> str:
+    """The fields of a delivery-status part; a field that repeats within a block starts a new block."""
     payload = part.get_payload()
     if isinstance(payload, list):
         blocks = []
         for block in payload:
             if isinstance(block, email.message.Message):
-                blocks.append("".join(f"{k}: {v}\n" for k, v in block.items()))
+                seen: set[str] = set()
+                for k, v in block.items():
+                    if k.lower() in seen:
+                        blocks.append("")
+                        seen.clear()
+                    seen.add(k.lower())
+                    blocks.append(f"{k}: {v}")
+                blocks.append("")
                 body = block.get_payload()
                 if isinstance(body, str) and body.strip():
                     blocks.append(body.strip("\n") + "\n")
@@ -331,16 +381,13 @@ def iter_container(path: Path) -> Iterator[tuple[int, Union[email.message.Messag
 
 
 def is_mbox(path: Path) -> bool:
-    """True for a file whose first line is an mbox ``From `` separator ending in LF or CRLF.
-
-    A file with bare-CR line ends is read as one message (mbox readers split on LF).
-    """
+    """True for a file whose first line is an mbox ``From `` separator (any line end)."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(4096)
     except OSError:
         return False
-    return head.startswith(b"From ") and b"\n" in head
+    return head.startswith(b"From ") and (b"\n" in head or b"\r" in head)
 
 
 def is_maildir(path: Path) -> bool:

@@ -61,10 +61,23 @@ class TextReading:
     reporting_mta: Optional[str]
 
 
-def _after_address(text: str) -> str:
+def _recipient_text(text: str) -> str:
+    """What a recipient line says about its address.
+
+    A command or reply quoting the address ("RCPT TO:<a@b>", "550 <a@b>... User unknown")
+    is kept whole; otherwise the text after the address, or before it when nothing follows
+    ("Unknown user: a@b").
+    """
     found = ADDRESS.search(text)
-    rest = text[found.end():] if found else text
-    return rest.lstrip(">:.,; \t")
+    if found is None:
+        return text
+    before = text[:found.start()]
+    if _QUOTING.match(before):
+        return text
+    return text[found.end():].lstrip(">:.,; \t") or before.rstrip("<:( \t")
+
+
+_QUOTING = re.compile(r"[^\n]*\bRCPT\b|[ \t]*#?[245][0-9][0-9][ -]", re.I)
 
 
 def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
@@ -110,7 +123,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
                 if len(blocks) < MAX_RECIPIENTS or any(b.recipient == address for b in blocks):
                     current = block_for(address, where)
                 if prefix == "RCPT" and current is not None:
-                    add_text(current, line.text if kind == "RCPT_COMMAND" else _after_address(line.text), where)
+                    add_text(current, _recipient_text(line.text), where)
                 continue
         if prefix == "SERVER":
             reporting = line.text.split(":", 1)[-1].strip() or reporting

@@ -11,18 +11,9 @@ from ndrkb.batch import classify_records
 TWINS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "external" / "sisimai-dev"
 
 
-#: An mbox (several messages in one file) with bare-CR line ends is read as one
-#: message: the batch runner's mbox splitter (engine/batch.py) splits on LF only.
-MBOX_BARE_CR = pytest.mark.xfail(strict=True, reason="engine/batch.py splits mbox files on LF only")
-
-
 def _twins() -> list:
-    with open(TWINS / "labels.jsonl", encoding="utf-8") as fh:
-        mboxes = {row["file"] for row in map(json.loads, fh) if row.get("messages")}
     with open(TWINS / "line-endings" / "twins.jsonl", encoding="utf-8") as fh:
-        rows = [(row["file"], row["variant"]) for row in map(json.loads, fh)]
-    return [pytest.param(name, variant, marks=MBOX_BARE_CR) if variant == "mac" and name in mboxes
-            else (name, variant) for name, variant in rows]
+        return [(row["file"], row["variant"]) for row in map(json.loads, fh)]
 
 
 def _records(path: Path) -> list[dict]:
