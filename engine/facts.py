@@ -104,7 +104,10 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
             if b.status:
                 b.origin["status"] = f"{where}: Status"
             if diag_text:
-                b.diagnostic.append(diag_text)
+                # A type other than smtp (X-Unix: a local delivery program) says where the
+                # diagnostic came from; it stays in the text for the wording rules to read.
+                kind = diag.split(";", 1)[0].strip() if diag_text is not diag else "smtp"
+                b.diagnostic.append(diag_text if kind.lower() == "smtp" else f"{kind}; {diag_text}")
                 b.replies.extend(find_replies(diag_text))
                 b.origin["reply"] = f"{where}: Diagnostic-Code"
             if address or b.status or diag_text:
@@ -158,6 +161,8 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
             _merge(b, None, reading.general)
     elif reading.general.replies or parts.headers.get("x-failed-recipients"):
         blocks = _unnamed_recipients(parts, reading.general)
+    elif reading.general.diagnostic:
+        blocks = [b for b in _unnamed_recipients(parts, reading.general) if b.recipient]
     else:
         blocks = []
     return [_freeze(b, reporting, mta) for b in blocks], reporting, mta
@@ -204,8 +209,9 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     reply = best_reply(b.replies)
     status = b.status
     origin = dict(b.origin)
-    if reply and reply.status and (status is None or status.endswith(".0.0") and reply.status[0] == status[0]
-                                   or reply.token and reply.status[0] == status[0]):
+    # The server's own reply is the direct evidence (RFC 3464 section 2.3.6): its enhanced
+    # code of the same class replaces the reporting MTA's rendering in the Status field.
+    if reply and reply.status and (status is None or reply.status != status and reply.status[0] == status[0]):
         status = reply.status
         origin["status"] = origin.get("reply", "reply")
     code = reply.code if reply else None

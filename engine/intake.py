@@ -11,6 +11,7 @@ import email
 import email.header
 import email.message
 import email.policy
+import json
 import mailbox
 import os
 import re
@@ -107,6 +108,8 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
         raise InputError("the input is empty")
     if _looks_binary(data):
         raise InputError("the input is binary data, not an email or NDR text")
+    if _looks_like_json(data):
+        raise InputError("the input is JSON data, not an email or NDR text")
     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # LF, CRLF and bare CR read alike
     if not looks_like_message(data) and looks_like_message(_refold(data)):
         data = _refold(data)
@@ -115,6 +118,19 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         return email.message_from_bytes(data, policy=email.policy.compat32)
     return InputText(decode_bytes(data, None))
+
+
+def _looks_like_json(data: bytes) -> bool:
+    """True when the input opens with a JSON object or array (e.g. a JSON Lines file)."""
+    first = data.lstrip()[:1]
+    if first not in (b"{", b"["):
+        return False
+    line = data.lstrip().split(b"\n", 1)[0]
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _refold(data: bytes) -> bytes:

@@ -6,6 +6,11 @@ prefix only, so a new layout is a new terminal, never a new branch here:
 * ``RCPT_*`` / ``ADDR_*`` open (or return to) the block of the address on the line;
   text after the address on an ``RCPT_*`` line belongs to that block;
 * ``SECTION_*`` closes the current block (a new list or a transcript starts);
+* ``HOLD_*`` opens a session transcript: it and the unindented lines after it are held
+  for the next ``RCPT_REPLY`` / ``RCPT_COMMAND`` line, whose address they explain; so
+  are the unindented lines after an ``RCPT_REPLY`` summary (Sendmail writes each
+  address's session before its summary line).  Any other kind releases them to the
+  block they followed;
 * ``SERVER_*`` / ``REMOTE_*`` name the reporting and the remote server;
 * ``END_*`` stops reading (the returned original message starts);
 * every other line belongs to the current block, or to the report as a whole.
@@ -77,6 +82,8 @@ def _recipient_text(text: str) -> str:
     return text[found.end():].lstrip(">:.,; \t") or before.rstrip("<:( \t")
 
 
+#: Recipient lines that take the held transcript lines (a summary reply or a command).
+_TAKES_HELD = frozenset({"RCPT_REPLY", "RCPT_COMMAND"})
 _QUOTING = re.compile(r"[^\n]*\bRCPT\b|[ \t]*#?[245][0-9][0-9][ -]", re.I)
 
 
@@ -92,6 +99,8 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
     kinds: set[str] = set()
     reporting = None
     current: Optional[Block] = None
+    held: list[tuple[str, str]] = []
+    holding = False
 
     def block_for(address: str, where: str) -> Block:
         for b in blocks:
@@ -107,11 +116,23 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
             target.diagnostic.append(line)
             target.origin.setdefault("text", where)
 
+    def release(target: Block) -> None:
+        for text, at in held:
+            add_text(target, text, at)
+        held.clear()
+
     for line in lines:
         kind = line.kind
         prefix = kind.split("_", 1)[0]
         kinds.add(kind)
         where = f"text line {line.lineno}"
+        if prefix == "HOLD" or holding and prefix in ("OTHER", "REPLY") and not line.text[:1].isspace():
+            held.append((line.text, where))
+            holding = True
+            continue
+        if prefix != "RCPT" or kind not in _TAKES_HELD:
+            release(current or general)
+        holding = False
         if prefix == "END":
             break
         if prefix == "SECTION":
@@ -123,8 +144,11 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
                 if len(blocks) < MAX_RECIPIENTS or any(b.recipient == address for b in blocks):
                     current = block_for(address, where)
                 if prefix == "RCPT" and current is not None:
+                    release(current)
                     add_text(current, _recipient_text(line.text), where)
+                    holding = kind == "RCPT_REPLY"
                 continue
+            release(current or general)
         if prefix == "SERVER":
             reporting = line.text.split(":", 1)[-1].strip() or reporting
             continue
@@ -134,4 +158,5 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
                 else line.text.strip(" []")
             continue
         add_text(current or general, line.text, where)
+    release(current or general)
     return TextReading(blocks, general, kinds, reporting)
