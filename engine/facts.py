@@ -220,8 +220,19 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     diagnostic = " ".join(" ".join(b.diagnostic).split())[:MAX_DIAGNOSTIC_CHARS]
     return RecipientFacts(
         recipient=b.recipient, original_recipient=b.original_recipient,
-        action=b.action or ("failed" if (status or str(code or 5))[0] == "5" else "delayed"),
+        action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=b.command, remote_mta=b.remote_mta, reporting_mta=reporting,
         mta=mta, origin=origin,
     )
+
+
+def _default_action(status: Optional[str], code: Optional[int]) -> str:
+    """Action when the input states none: 'delayed' only for a class-4 code with no 5xx reply.
+
+    A 5xx reply wrapping a class-4 code (Exchange's ``550 4.4.7 QUEUE.Expired``) reports
+    a delivery that was given up; a text with no code at all reports a failure.
+    """
+    if (status or "").startswith("5") or (code or 0) >= 500 or not (status or code):
+        return "failed"
+    return "delayed"

@@ -128,7 +128,9 @@ def test_generic_fallback_for_any_wellformed_code(diagnoser):
     for code in ("5.3.4", "4.2.2", "5.6.1", "5.7.999", "4.9.9"):
         r = diagnoser.diagnose_facts(RecipientFacts(status=code))
         assert r.role and r.cause and r.reason, code
-    assert diagnoser.diagnose_facts(RecipientFacts(status="4.2.2")).role == "none"
+    delayed = diagnoser.diagnose_facts(RecipientFacts(status="4.2.2", action="delayed"))
+    assert delayed.role == "none" and delayed.decided_by["role"] == "transient-retry/still-retrying"
+    assert diagnoser.diagnose_facts(RecipientFacts(status="4.2.2", action="failed")).role == "recipient_admin"
 
 
 def test_memoized_result_equals_fresh_result():
