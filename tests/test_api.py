@@ -69,3 +69,15 @@ def test_records_match_the_design_format():
     recs = BatchRecord.from_diagnosis(diagnose(CORPUS / "exo-sender-auth" / "dsn-multi-01.eml"))
     assert [r.status for r in recs] == ["5.1.10", "5.7.12", "5.2.2"]
     assert json.loads(recs[1].model_dump_json())["role"] == "recipient_admin"
+
+
+def test_json_data_is_not_read_as_a_bounce():
+    d = diagnose(b'{"file": "x.eml", "status": "5.7.26", "reply_code": 550}\n')
+    assert not d.recipients and "JSON data" in d.error
+
+
+def test_bare_reply_lines_take_their_action_from_the_codes():
+    delayed = diagnose("451 4.7.1 Greylisted, try again later").recipients[0]
+    given_up = diagnose("550 4.4.7 QUEUE.Expired; message expired").recipients[0]
+    assert (delayed.action, delayed.role, delayed.permanent) == ("delayed", "none", False)
+    assert (given_up.action, given_up.permanent) == ("failed", False) and given_up.role != "none"
