@@ -5,7 +5,8 @@ Reports
   * warm in-process ``ndrkb.diagnose`` median time per NDR over the corpus/ samples
     (after one warm-up pass; goal: under 2 ms), with memoization on and off;
   * cold ``ndrkb diagnose FILE`` wall time including interpreter start, median of
-    several runs (goal: under 0.5 s).
+    several runs (goal: under 0.5 s), and the part of it spent importing ndrkb and
+    reading and validating the packs (each in a fresh interpreter).
 
 Usage: python bench/bench_diagnose.py [--rounds N] [--cold-runs N] [FILE ...]
 """
@@ -57,6 +58,17 @@ def cold(file: Path, runs: int) -> float:
     return statistics.median(walls)
 
 
+STARTUP = ("import time; t = time.perf_counter(); import ndrkb.diagnosis; from ndrkb.packs import load_packs; "
+           "t1 = time.perf_counter(); load_packs(); t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
+
+
+def startup(runs: int) -> tuple[float, float]:
+    """Median seconds to import ndrkb and to load the packs, in fresh interpreters."""
+    out = [subprocess.run([sys.executable, "-c", STARTUP], capture_output=True, text=True, check=True).stdout.split()
+           for _ in range(runs)]
+    return statistics.median(float(o[0]) for o in out), statistics.median(float(o[1]) for o in out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="*")
@@ -72,6 +84,8 @@ def main() -> None:
               f"(memoization {'on' if memo else 'off'}; goal < 2 ms)")
     print(f"cold 'ndrkb diagnose {files[0].name}' median wall time: {cold(files[0], args.cold_runs):.3f} s "
           f"over {args.cold_runs} runs (goal < 0.5 s)")
+    imports, packs = startup(args.cold_runs)
+    print(f"  of which: importing ndrkb {imports:.3f} s, reading and validating the packs {packs:.3f} s")
 
 
 if __name__ == "__main__":

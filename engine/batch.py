@@ -16,6 +16,7 @@ import itertools
 import multiprocessing
 import multiprocessing.connection
 import os
+import re
 import signal
 import sys
 import time
@@ -71,11 +72,15 @@ def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
         elif is_mbox(path):
             try:
                 with open(path, "rb") as fh:
-                    yield from _mbox_units(src, fh)
+                    yield from _mbox_units(src, (part for line in fh for part in _BARE_CR.split(line) if part))
             except OSError as exc:
                 yield Unit(src, 0, error=f"cannot read {src}: {exc.strerror or exc}")
         else:
             yield Unit(src, 0, path=src)
+
+
+#: Where a line ends in a bare CR (a CR not followed by LF): mbox lines end in LF, CRLF or CR.
+_BARE_CR = re.compile(rb"(?<=\r)(?!\n)")
 
 
 def _stream_units(source: str, fh: BinaryIO) -> Iterator[Unit]:
@@ -147,10 +152,9 @@ def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRe
     if isinstance(msg, InputError):
         return [BatchRecord(source=source, index=index, error=str(msg))]
     try:
-        diagnosis = diagnoser.diagnose_message(msg, source=source, index=index)
+        return diagnoser.classify_message(msg, source=source, index=index)
     except Exception as exc:  # one bad message never stops a run
         return [BatchRecord(source=source, index=index, error=f"internal error: {type(exc).__name__}: {exc}")]
-    return BatchRecord.from_diagnosis(diagnosis)
 
 
 class MessageTimeout(BaseException):
@@ -318,7 +322,8 @@ class _Pool:
                 next_out += 1
             if exhausted and not chunks:
                 return
-            self._collect(chunks, queue)
+            if any(w.tasks for w in self.workers):  # else every sent chunk is done: read more input
+                self._collect(chunks, queue)
 
     def _dispatch(self, queue: deque) -> None:
         for w in self.workers:

@@ -1,20 +1,22 @@
 """Diagnosis: from a message to facts, through the engine, to a :class:`Diagnosis`.
 
-The one place where intake, facts and inference meet; the API, the CLI and the batch
-runner all call :meth:`Diagnoser.diagnose_message`.
+The one place where intake, facts and inference meet: the API and the CLI call
+:meth:`Diagnoser.diagnose_message`; the batch runner calls :meth:`Diagnoser.classify_message`,
+which reaches the same conclusions (:func:`conclusions`) without the explanation.
 """
 from __future__ import annotations
 
 import email.message
 from pathlib import Path
-from typing import Iterable, Optional, Union
+from typing import Any, Iterable, Optional, Union
 
 from .errors import InputError
 from .facts import extract
-from .feedback import feedback_facts
+from .feedback import feedback_facts, is_feedback
 from .inference import Inference, Outcome, trace_steps
 from .intake import InputText, Parts, dissect
-from .models import TYPE_EXPANSION, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts, Remediation
+from .models import (TYPE_EXPANSION, BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
+                     Remediation)
 from .packs import PackSet, load_packs
 
 TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "
@@ -33,13 +35,10 @@ class Diagnoser:
     def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
                          index: int = 0) -> Diagnosis:
         """Diagnose one message (or pasted text); unreadable input gives an error diagnosis."""
-        try:
-            parts = dissect(msg)
-            facts, reporting, mta = extract(parts)
-        except InputError as exc:
-            return Diagnosis(source=source, index=index, error=str(exc))
-        if not facts and (parts.feedback_report or _is_autoreply(parts)):
-            facts = feedback_facts(parts)
+        read = self._read(msg)
+        if isinstance(read, str):
+            return Diagnosis(source=source, index=index, error=read)
+        parts, facts, reporting, mta = read
         diagnosis = Diagnosis(source=source, index=index, subject=parts.subject or None,
                               reporting_mta=reporting, mta=mta, found=list(parts.found))
         if not facts:
@@ -47,6 +46,32 @@ class Diagnoser:
             return diagnosis
         diagnosis.recipients = [self.diagnose_facts(f) for f in facts]
         return diagnosis
+
+    def classify_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+                         index: int = 0) -> list[BatchRecord]:
+        """The batch records of one message: what :meth:`diagnose_message` concludes, without
+        building the explanation and remediation that a record leaves out."""
+        read = self._read(msg)
+        if isinstance(read, str):
+            error = read
+        elif not read[1]:
+            error = _nothing_found(read[0])
+        else:
+            return [BatchRecord(source=source, index=index, **conclusions(f, self.inference.run(f)))
+                    for f in read[1]]
+        return [BatchRecord(source=source, index=index, error=error or "no failed recipient found")]
+
+    def _read(self, msg: Union[email.message.Message, InputText]) \
+            -> Union[str, tuple[Parts, list[RecipientFacts], Optional[str], Optional[str]]]:
+        """The parts, recipient facts, reporting MTA and family of a message; or why it cannot be read."""
+        try:
+            parts = dissect(msg)
+            facts, reporting, mta = extract(parts)
+        except InputError as exc:
+            return str(exc)
+        if is_feedback(parts, facts):
+            facts = feedback_facts(parts)
+        return parts, facts, reporting, mta
 
     def diagnose_facts(self, facts: RecipientFacts) -> RecipientDiagnosis:
         """Run the rules on one recipient's facts and assemble the answer."""
@@ -64,12 +89,7 @@ class Diagnoser:
                          + ", ".join(c.id for c in causes))
         covered = sorted({t for r in remediation for t in r.recipient_types})
         return RecipientDiagnosis(
-            recipient=facts.recipient, action=facts.action,
-            status=d.get("status") or facts.status, reply_code=facts.reply_code,
-            permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"), reason=d.get("reason"),
-            role=d.get("role"), recipient_type=rtype, cause=causes[0].id if causes else None,
-            causes=[c.id for c in causes],
-            certain=d.get("certain", True), rules=[s.rule for s in outcome.steps], cause_info=causes,
+            **conclusions(facts, outcome), certain=d.get("certain", True), cause_info=causes,
             sender_advice=causes[0].sender_advice if causes else "", remediation=remediation,
             recipient_types_covered=covered, notes=notes,
             explanation=trace_steps(outcome.steps, outcome.decided_by), decided_by=dict(outcome.decided_by),
@@ -97,16 +117,21 @@ class Diagnoser:
                            **spec.model_dump())
 
 
+def conclusions(facts: RecipientFacts, outcome: Outcome) -> dict[str, Any]:
+    """The fields a recipient's diagnosis and its batch record share (the record is exactly these)."""
+    d = outcome.decided
+    causes = [f"{d.get('cause_pack')}/{cid}" for cid in d.get("causes", [])]
+    return dict(recipient=facts.recipient, action=facts.action, status=d.get("status") or facts.status,
+                reply_code=facts.reply_code, permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"),
+                reason=d.get("reason"), role=d.get("role"), recipient_type=d.get("recipient_type"),
+                cause=causes[0] if causes else None, causes=causes, rules=[s.rule for s in outcome.steps])
+
+
 def _applies(rem: Remediation, rtype: Optional[str]) -> bool:
     if not rem.recipient_types:
         return True
     wanted = TYPE_EXPANSION.get(rtype, (rtype,))
     return any(t in wanted or t == rtype for t in rem.recipient_types)
-
-
-def _is_autoreply(parts: Parts) -> bool:
-    auto = parts.headers.get("auto-submitted", "").lower()
-    return auto.startswith("auto-replied") and not parts.delivery_status and "ndr" not in auto
 
 
 def _nothing_found(parts: Parts) -> str:

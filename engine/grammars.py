@@ -16,6 +16,7 @@ from typing import NamedTuple, Optional
 
 from lark import Lark, Token
 from lark.exceptions import LarkError
+from lark.lexer import BasicLexer, LexerThread
 
 from .errors import InputError
 from .limits import MAX_LINE_CHARS
@@ -44,8 +45,18 @@ _TOKEN_IN_TEXT = re.compile(
     r"\b((?:RESOLVER|STOREDRV|QUEUE|ROUTING|SMTPSEND|TRANSPORT|CAT|AMSGenerated|SMTP)\.[A-Za-z0-9_.:]+)")
 
 
+#: Distinct lines remembered by the line caches, and the longest line cached: pure
+#: functions of the line text, bounded so memory stays flat over any number of messages.
+LINE_CACHE_SIZE = 8192
+CACHED_LINE_CHARS = 256
+
+
 def parse_reply(line: str) -> Optional[Reply]:
     """Parse one reply line; None when it holds neither a reply code nor an enhanced code."""
+    return _cached_reply(line) if len(line) <= CACHED_LINE_CHARS else _parse_reply(line)
+
+
+def _parse_reply(line: str) -> Optional[Reply]:
     line = line.strip()[:MAX_LINE_CHARS]
     if not line:
         return None
@@ -74,6 +85,9 @@ def parse_reply(line: str) -> Optional[Reply]:
         if found:
             token = found.group(1).rstrip(".:")
     return Reply(code, status, token, text)
+
+
+_cached_reply = functools.lru_cache(maxsize=LINE_CACHE_SIZE)(_parse_reply)
 
 
 class DsnFields(NamedTuple):
@@ -138,18 +152,34 @@ def classify_lines(text: str) -> list[TextLine]:
     """Tokenise human-readable bounce text into classified lines (1-based line numbers).
 
     Lexing stops after the first ``END_*`` line: what follows is the returned original.
+    No terminal spans a line end, so each line is lexed alone (and recurring lines once).
     """
-    body = normalise_lines(text)
     lines = []
-    lineno = 1
     try:
-        for tok in parser("ndr_text").lex(body):
-            if tok.type == "_NL":
-                lineno += 1
-                continue
-            lines.append(TextLine(tok.type, str(tok)[:MAX_LINE_CHARS], lineno))
-            if tok.type.startswith("END_"):
-                break
+        for lineno, line in enumerate(normalise_lines(text).split("\n")[:-1], 1):
+            for kind, value in _line_tokens(line) if len(line) <= CACHED_LINE_CHARS else _lex_line(line):
+                lines.append(TextLine(kind, value, lineno))
+                if kind.startswith("END_"):
+                    return lines
     except LarkError as exc:
         raise InputError(f"text could not be read line by line: {type(exc).__name__}") from None
     return lines
+
+
+def _lex_line(line: str) -> tuple[tuple[str, str], ...]:
+    """The (kind, text) tokens of one line: one, unless a layout's terminal stops short of the end."""
+    out = []
+    for tok in LexerThread.from_text(_line_lexer(), line + "\n").lex(None):
+        if tok.type != "_NL":
+            value = str(tok)[:MAX_LINE_CHARS]
+            out.append((tok.type, line if value == line else value))
+    return tuple(out)
+
+
+_line_tokens = functools.lru_cache(maxsize=LINE_CACHE_SIZE)(_lex_line)
+
+
+@functools.cache
+def _line_lexer() -> BasicLexer:
+    """The ``ndr_text`` lexer, built once (``Lark.lex`` builds a new one on every call)."""
+    return BasicLexer(parser("ndr_text").lexer_conf)

@@ -176,13 +176,13 @@ def test_the_time_bound_holds_in_workers(many, monkeypatch, hook, error):
 def test_the_time_bound_holds_in_process(tmp_path, monkeypatch):
     (tmp_path / "a.txt").write_text(LINE)
     (tmp_path / "b.txt").write_text(LINE.replace("5.7.133", "5.7.12"))
-    real = ndrkb.default_diagnoser().diagnose_message
+    real = ndrkb.default_diagnoser().classify_message
 
     def slow(msg, source=None, index=0):
         while source.endswith("a.txt"):
             pass
         return real(msg, source=source, index=index)
 
-    monkeypatch.setattr(ndrkb.default_diagnoser(), "diagnose_message", slow)
+    monkeypatch.setattr(ndrkb.default_diagnoser(), "classify_message", slow)
     out = rows([tmp_path], timeout=0.2)
     assert [r["error"] for r in out] == ["time bound exceeded: not diagnosed within 0.2 s", None]

@@ -1,0 +1,142 @@
+"""The speed-ups change no answer: records are the same with memoization on or off, one or
+two workers, caches cold or warm; each shortcut equals the plain computation it replaces."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ndrkb
+from ndrkb import grammars
+from ndrkb.batch import iter_units
+from ndrkb.diagnosis import Diagnoser
+from ndrkb.facts import extract
+from ndrkb.inference import Phrases, Text, _Engine, _fact_fields
+from ndrkb.intake import dissect, read_source
+from ndrkb.models import BatchRecord
+from ndrkb.packs import STAGES
+
+from .conftest import CORPUS
+
+FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".md", ".jsonl"))
+
+
+def records(**options):
+    return [r.model_dump_json() for r in ndrkb.classify([str(CORPUS)], **options)]
+
+
+def all_facts():
+    out = []
+    for path in FILES:
+        try:
+            out += extract(dissect(read_source(path)))[0]
+        except ndrkb.InputError:
+            continue
+    return out
+
+
+def test_records_are_the_same_memo_workers_and_caches():
+    grammars._line_tokens.cache_clear()
+    grammars._cached_reply.cache_clear()
+    cold = records()
+    assert len(cold) > 30 and sum('"error":null' in r for r in cold) > 20
+    assert records() == cold  # every cache warm
+    assert records(memoize=False) == cold
+    assert records(workers=2) == cold
+    assert records(workers=2, memoize=False) == cold
+
+
+def test_batch_records_equal_the_full_diagnosis_flattened():
+    d = Diagnoser()
+    for unit in iter_units([str(CORPUS)]):
+        try:
+            msg = read_source(Path(unit.path))
+        except ndrkb.InputError:
+            continue
+        full = BatchRecord.from_diagnosis(d.diagnose_message(msg, source=unit.source))
+        assert d.classify_message(msg, source=unit.source) == full, unit.source
+
+
+def test_packs_run_in_groups_fire_what_one_engine_of_all_of_them_fires():
+    inference = ndrkb.default_diagnoser().inference
+    checked = 0
+    for facts in all_facts():
+        text = Text(facts.diagnostic)
+        decided: dict = {}
+        for stage in STAGES:
+            status = decided.get("status") or facts.status
+            whole = _Engine(stage, inference.packs.select(stage, status, facts.token))
+            fired = whole.run(_fact_fields(facts, text, whole.phrases, decided, whole.reads))
+            expected = sorted(fired, key=lambda s: (s.depth, -s.salience, s.rule))
+            grouped = inference._fired(inference._plan(stage, status, facts.token), facts, text, decided)
+            assert grouped == expected
+            for s in grouped:  # any decided values do: both sides read the same
+                decided.update((k, v) for k, v in s.concluded if k in ("status", "reason") and k not in decided)
+            checked += 1
+    assert checked > 60
+
+
+WORDS = ["mailbox", "full", "user", "unknown", "no", "such", "here", "by", "that", "name", "blocked", "spam",
+         "5.1.1", "550", "over", "quota", "not", "found", "access", "denied", "x", "de", "ny", "ed"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=12), st.lists(st.sampled_from(WORDS), min_size=1, max_size=4))
+def test_phrase_index_finds_exactly_the_phrases_in_the_text(text_words, phrase_words):
+    every = {r for p in ndrkb.default_diagnoser().packs.packs for rule in p.spec.rule for r in rule.when.phrases()}
+    phrases = every | {" ".join(phrase_words), "".join(phrase_words), " ".join(phrase_words[:2])}
+    for raw in (" ".join(text_words), "".join(text_words), "  ".join(text_words) + " No Such User here "):
+        text = Text(raw)
+        assert Phrases(phrases).found(text) == {p for p in phrases if p in text.text}
+
+
+def test_phrase_index_on_the_corpus_diagnostics():
+    every = {r for p in ndrkb.default_diagnoser().packs.packs for rule in p.spec.rule for r in rule.when.phrases()}
+    index = Phrases(every)
+    hits = 0
+    for facts in all_facts():
+        text = Text(facts.diagnostic)
+        found = index.found(text)
+        assert found == {p for p in every if p in text.text}
+        hits += bool(found)
+    assert hits > 20
+
+
+def whole_body_lines(text: str) -> list[tuple[str, str, int]]:
+    """The reference: lark lexing the whole body at once."""
+    out, lineno = [], 1
+    for tok in grammars.parser("ndr_text").lex(grammars.normalise_lines(text)):
+        if tok.type == "_NL":
+            lineno += 1
+            continue
+        out.append((tok.type, str(tok), lineno))
+        if tok.type.startswith("END_"):
+            break
+    return out
+
+
+def test_lines_lexed_one_by_one_equal_the_whole_body_lexed():
+    texts = []
+    for path in FILES:
+        try:
+            parts = dissect(read_source(path))
+        except ndrkb.InputError:
+            continue
+        texts += [parts.text] if parts.text else []
+        texts += list(parts.delivery_status)
+        texts.append(path.read_text(encoding="utf-8", errors="replace"))
+    assert len(texts) > 40
+    for text in texts:
+        assert [tuple(t) for t in grammars.classify_lines(text)] == whole_body_lines(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([
+    "", "  ", "Your message to a@b.example couldn't be delivered.", "550 5.1.1 <a@b.example>: no such user",
+    "a@b.example", "Remote server: mx.example", "The following recipients failed: x@y.example", "Subject: hi",
+    "Original message headers:", "Reporting-MTA: dns; mx", "----- Original message -----", "text", "[10.0.0.1]",
+    ">>> RCPT TO:<c@d.example>", "\tcontinued", "Final-Recipient: rfc822; e@f.example"]), max_size=15))
+def test_line_lexing_property(lines):
+    text = "\n".join(lines)
+    assert [tuple(t) for t in grammars.classify_lines(text)] == whole_body_lines(text)
