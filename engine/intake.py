@@ -111,9 +111,12 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
     if _looks_like_json(data):
         raise InputError("the input is JSON data, not an email or NDR text")
     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # LF, CRLF and bare CR read alike
-    if not looks_like_message(data) and looks_like_message(_refold(data)):
-        data = _refold(data)
-    if looks_like_message(data):
+    is_message = looks_like_message(data)
+    if not is_message:
+        refolded = _refold(data)
+        if looks_like_message(refolded):
+            data, is_message = refolded, True
+    if is_message:
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         return email.message_from_bytes(data, policy=email.policy.compat32)
@@ -240,10 +243,11 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     if isinstance(msg, InputText):
         return Parts(text=msg.text[:MAX_TEXT_CHARS], found=["pasted text"], is_message=False)
     parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")))
+    present = {k.lower() for k in msg.keys()}
     for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
                  "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
                  "X-Autoreply"):
-        value = msg.get(name)
+        value = msg.get(name) if name.lower() in present else None
         if value is not None:
             parts.headers[name.lower()] = header_text(value)
     plain: list[str] = []
@@ -277,7 +281,8 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
                 parts.original_headers = _original_headers(part)
                 parts.found.append(f"{ctype} (returned original)")
             return
-        if part.get_content_maintype() == "multipart" and not part.is_multipart():
+        maintype = ctype.split("/", 1)[0]
+        if maintype == "multipart" and not part.is_multipart():
             repaired = _repair_boundary(part)
             if repaired is not None:
                 part = repaired
@@ -287,7 +292,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
                 if isinstance(sub, email.message.Message):
                     walk(sub, depth + 1, inside_original)
             return
-        if inside_original or part.get_content_maintype() not in ("text", "multipart"):
+        if inside_original or maintype not in ("text", "multipart"):
             return
         disposition = (part.get("Content-Disposition") or "").lower()
         if "attachment" in disposition and ctype == "text/plain" and plain:
