@@ -39,6 +39,11 @@ WINDOW_PER_WORKER = 4
 TEST_HOOK_ENV = "NDRKB_TEST_WORKER_HOOK"
 
 
+#: In a folder walk, files with these endings are documentation or data, not messages
+#: (a file named on the command line is always read).
+NOT_MESSAGES = (".md", ".rst", ".json", ".jsonl", ".csv", ".toml", ".yaml", ".yml", ".py")
+
+
 class Unit(NamedTuple):
     """One input message before it is read: a file to read, mbox bytes, or an input error."""
 
@@ -68,7 +73,8 @@ def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
                     dirs[:] = []
                     yield from _maildir_units(sub)
                     continue
-                yield from iter_units(str(sub / name) for name in sorted(files))
+                yield from iter_units(str(sub / name) for name in sorted(files)
+                                      if not name.lower().endswith(NOT_MESSAGES))
         elif is_mbox(path):
             try:
                 with open(path, "rb") as fh:

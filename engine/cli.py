@@ -105,8 +105,9 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
              progress: Optional[bool], no_memo: bool, packs: tuple[Path, ...]) -> None:
     """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
 
-    Writes one batch record per recipient per message, in input order; a message that
-    cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
+    Folders are walked in name order; there, documentation and data files (.md, .rst,
+    .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped. Writes one batch record
+    per recipient per message, in input order; a message that cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
     becomes an error record naming the cause, and the run goes on.
     """
     import time

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -186,3 +187,13 @@ def test_the_time_bound_holds_in_process(tmp_path, monkeypatch):
     monkeypatch.setattr(ndrkb.default_diagnoser(), "classify_message", slow)
     out = rows([tmp_path], timeout=0.2)
     assert [r["error"] for r in out] == ["time bound exceeded: not diagnosed within 0.2 s", None]
+
+
+def test_folder_walk_skips_documentation_and_data_but_not_named_files(tmp_path):
+    (tmp_path / "README.md").write_text("Example: 550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup\n")
+    (tmp_path / "expected.jsonl").write_text('{"status": "5.7.133"}\n')
+    (tmp_path / "bounce.txt").write_text("550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; x\n")
+    walked = [Path(r["source"]).name for r in rows([str(tmp_path)])]
+    assert walked == ["bounce.txt"]
+    named = rows([str(tmp_path / "README.md")])
+    assert named[0]["status"] == "5.7.133"
