@@ -67,6 +67,25 @@ def _unfold_multiline(segment: str) -> str:
     return head + re.sub(r"\s" + prefix, " ", tail)
 
 
+_LINE_PREFIX = re.compile(r"(?<!\S)#?([245][0-9][0-9])([ -])(?:#?[245]\.[0-9]{1,3}\.[0-9]{1,3}(?=\s))?")
+
+
+def unfold_replies(text: str) -> str:
+    """``text`` with the code prefixes of a multiline reply's continuation lines removed.
+
+    Each line of a multiline reply repeats the code, ``-`` after it on every line but the
+    last (RFC 5321 section 4.2.1): ``550-5.7.1 Messages with multiple 550 5.7.1 addresses``
+    reads ``550-5.7.1 Messages with multiple addresses``, so wording rules see the sentence.
+    """
+    kept, pos, open_code = [], 0, None
+    for m in _LINE_PREFIX.finditer(text):
+        if m.group(1) == open_code:
+            kept.append(text[pos:m.start()])
+            pos = m.end() + (1 if text[m.end():m.end() + 1] == " " else 0)
+        open_code = m.group(1) if m.group(2) == "-" else None
+    return "".join(kept) + text[pos:]
+
+
 def best_reply(replies: list[Reply]) -> Optional[Reply]:
     """The most specific failure reply: the innermost (last) one with both codes, else the last with either.
 
@@ -217,7 +236,7 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     code = reply.code if reply else None
     if reply and code is None:
         code = next((r.code for r in b.replies if r.code and (not status or str(r.code)[0] == status[0])), None)
-    diagnostic = " ".join(" ".join(b.diagnostic).split())[:MAX_DIAGNOSTIC_CHARS]
+    diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
     return RecipientFacts(
         recipient=b.recipient, original_recipient=b.original_recipient,
         action=b.action or _default_action(status, code),

@@ -150,7 +150,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
                 continue
             release(current or general)
         if prefix == "SERVER":
-            reporting = line.text.split(":", 1)[-1].strip() or reporting
+            reporting = re.split("[:：]", line.text, maxsplit=1)[-1].strip() or reporting
             continue
         if prefix == "REMOTE":
             target = current or general

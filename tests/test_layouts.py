@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from ndrkb.batch import classify_records
+from ndrkb.facts import extract
+from ndrkb.intake import dissect, read_source
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -19,9 +21,9 @@ DEV = SHARED / "corpus" / "external" / "sisimai-dev"
 LAYOUTS = REPO / "corpus" / "layouts"
 
 #: Figures the sisimai-dev score must reach (issue 3) ...
-TARGETS = {"parsed": 0.99, "rcpt_count": 0.97, "status_std": 0.97, "reply": 0.95, "hard": 0.95, "reason": 0.90}
+TARGETS = {"parsed": 0.99, "rcpt_count": 0.97, "status_std": 0.97, "reply": 0.95, "hard": 0.95, "reason": 0.907}
 #: ... and the figures measured so far, which must never drop.
-FLOOR = {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.96, "hard": 0.95, "reason": 0.90}
+FLOOR = {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.96, "hard": 0.95, "reason": 0.907}
 
 #: sisimai-dev emails whose every record is claimed right: reply code, reason, hard
 #: bounce, and status wherever the label is an RFC 3463 code (not a x.y.9xx pseudo code).
@@ -152,3 +154,12 @@ def test_layout_sample(name, expect):
 def test_every_layout_sample_has_an_expectation():
     samples = {p.name for p in LAYOUTS.glob("*.eml")}
     assert samples == {name for name, _ in _expectations()}
+
+
+@pytest.mark.parametrize("name", ["exchange-legacy-german.eml", "exchange-legacy-french.eml"])
+def test_localized_exchange_headings(name):
+    """German and French Exchange headings are read like the English ones: the generating
+    server is the reporting MTA, and the diagnostic section is no recipient's text."""
+    facts, reporting, mta = extract(dissect(read_source(str(LAYOUTS / name))))
+    assert (reporting, mta) == ("mail.sender.example", "exchange")
+    assert [f.diagnostic.count("mail.sender.example") for f in facts] == [0, 0]
