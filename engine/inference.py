@@ -54,15 +54,19 @@ class Step:
 class Phrases:
     """A fixed set of phrases, and which of them occur in a text: exactly
     ``{p for p in phrases if p in text}`` (``text`` as :class:`Text` normalises it), but a
-    phrase of several words is tested only when the text has a word it needs."""
+    phrase of several words is tested only when the text has a word it needs.  Phrases
+    ``within`` a larger set are found as those of the larger set found in the text, which
+    a :class:`Text` finds once for all the sets within it."""
 
-    def __init__(self, phrases: Iterable[str]):
+    def __init__(self, phrases: Iterable[str], within: Optional[Phrases] = None):
+        self.within = within
+        self.own = frozenset(phrases)
         self._direct: list[str] = []
         #: a middle word of a phrase of 3+ words: in the text it has a space on both sides, so it is a word
         self._by_word: dict[str, list[str]] = {}
         #: the first 3 letters of a 2-word phrase's second word: in the text a word starts with them
         self._by_head: dict[str, list[str]] = {}
-        for p in sorted(set(phrases)):
+        for p in sorted(self.own) if within is None else ():
             words = p.split(" ")
             if p != " ".join(p.split()) or len(words) == 1 or (len(words) == 2 and len(words[1]) < 3):
                 self._direct.append(p)
@@ -73,6 +77,8 @@ class Phrases:
 
     def found(self, text: Text) -> frozenset[str]:
         """The phrases that occur in the text."""
+        if self.within is not None:
+            return self.own & text.found(self.within)
         hits = [p for p in self._direct if p in text.text]
         for w in text.words & self._by_word.keys():
             hits += [p for p in self._by_word[w] if p in text.text]
@@ -88,6 +94,13 @@ class Text:
         self.text = " ".join(diagnostic.lower().split())
         self.words = frozenset(self.text.split(" "))
         self.heads = frozenset(w[:3] for w in self.words)
+        self._found: dict[int, frozenset[str]] = {}
+
+    def found(self, phrases: Phrases) -> frozenset[str]:
+        """The phrases of the set that occur in the text, found once per set."""
+        if id(phrases) not in self._found:
+            self._found[id(phrases)] = phrases.found(self)
+        return self._found[id(phrases)]
 
 
 def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[str, Any],
@@ -138,44 +151,64 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
     return tests
 
 
+class _Rule:
+    """A rule compiled for one engine: its tests on the fact, and the trace step it gives when it fires."""
+
+    def __init__(self, stage: str, pack: Pack, rule: RuleSpec, rid: str, depth: int):
+        self.stage, self.pack, self.rule, self.rid, self.depth = stage, pack, rule, rid, depth
+        self.tests = _tests(rule)
+        self.read = tuple(sorted(self.tests))
+        self.concluded = tuple((k, v) for k, v in rule.then.model_dump(exclude_defaults=True).items())
+        self.phrases = frozenset(rule.when.phrases())
+
+    def matches(self, fields: dict) -> bool:
+        """Whether the fact passes every test of the rule (its ``after`` rules aside)."""
+        return all(test(fields[k]) for k, test in self.tests.items())
+
+    def step(self, fields: dict) -> Step:
+        """The trace step of the rule fired on this fact."""
+        # keywords: this rule's own phrases found in the text (the fact holds its group's)
+        matched = tuple((k, sorted(fields[k] & self.phrases) if k == "keywords" else fields[k]) for k in self.read)
+        matched += (("after", list(self.rule.when.after)),) if self.rule.when.after else ()
+        return Step(self.stage, self.rid, self.pack.id, self.pack.salience(self.rule), self.depth,
+                    self.rule.description, matched, self.concluded, self.rule.reference)
+
+
 class _Engine:
     """The rules of a fixed group of packs for one stage; the experta network is built on first run."""
 
-    def __init__(self, stage: str, packs: tuple[Pack, ...]):
+    def __init__(self, stage: str, packs: tuple[Pack, ...], phrases: Optional[Phrases] = None):
         self.stage = stage
         self.packs = packs
         self.key = (stage, tuple(p.id for p in packs))
-        self.phrases = Phrases(ph for p in packs for r in p.spec.rule for ph in r.when.phrases())
+        #: the phrases its rules look for (``within`` the given set of all packs' phrases)
+        self.phrases = Phrases((ph for p in packs for r in p.spec.rule for ph in r.when.phrases()), phrases)
         #: The fact fields some rule here tests: the only ones declared, and the memo key.
         self.reads = frozenset(k for p in packs for r in p.spec.rule for k in _tests(r))
-        self.steps: list[Step] = []
-        self.engine: Any = None
-
-    def _build(self) -> Any:
+        found = {p.rule_id(r): (p, r) for p in packs for r in p.spec.rule}
         depth: dict[str, int] = {}
-        rules = {p.rule_id(r): (p, r) for p in self.packs for r in p.spec.rule}
 
         def depth_of(rid: str, seen: tuple[str, ...] = ()) -> int:
             if rid not in depth:
-                deps = [d for d in rules[rid][1].when.after if d in rules and d not in seen]
+                deps = [d for d in found[rid][1].when.after if d in found and d not in seen]
                 depth[rid] = 1 + max((depth_of(d, seen + (rid,)) for d in deps), default=-1)
             return depth[rid]
 
+        #: The rules that can fire, by id in sorted order: a rule after one whose pack was
+        #: not dispatched cannot.
+        self.rules = {rid: _Rule(stage, p, r, rid, depth_of(rid)) for rid, (p, r) in sorted(found.items())
+                      if all(d in found for d in r.when.after)}
+        self.names = {rid: f"r{n}" for n, rid in enumerate(sorted(found))}
+        self.fired: list[str] = []
+        self.engine: Any = None
+
+    def _build(self) -> Any:
         attrs: dict[str, Any] = {}
-        for n, (rid, (pack, rule)) in enumerate(sorted(rules.items())):
-            tests = _tests(rule)
-            pattern = Facts(**{k: experta.P(t) for k, t in tests.items()})
-            ces = [experta.AS.fact << pattern]
-            missing_dep = False
-            for dep in rule.when.after:
-                if dep in rules:
-                    ces.append(Fired(rule=dep))
-                else:
-                    missing_dep = True  # its pack was not dispatched: the rule cannot fire
-            if missing_dep:
-                continue
-            attrs[f"r{n}"] = experta.Rule(*ces, salience=pack.salience(rule))(
-                self._action(pack, rule, rid, tuple(sorted(tests)), depth_of(rid)))
+        for rid, compiled in self.rules.items():
+            pattern = Facts(**{k: experta.P(t) for k, t in compiled.tests.items()})
+            ces = [experta.AS.fact << pattern] + [Fired(rule=dep) for dep in compiled.rule.when.after]
+            attrs[self.names[rid]] = experta.Rule(*ces, salience=compiled.pack.salience(compiled.rule))(
+                self._action(compiled))
         engine = type("PackEngine", (experta.KnowledgeEngine,), attrs)()
         # The network is fixed once built: answer experta's two per-run look-ups from a cache
         # (its own is a per-class lru_cache(maxsize=1), missed whenever engines alternate, and
@@ -185,31 +218,47 @@ class _Engine:
         engine.matcher._get_conflict_set_nodes = lambda: nodes
         return engine
 
-    def _action(self, pack: Pack, rule: RuleSpec, rid: str, read: tuple[str, ...], depth: int) -> Callable:
-        concluded = tuple((k, v) for k, v in rule.then.model_dump(exclude_defaults=True).items())
-        phrases = frozenset(rule.when.phrases())
-        steps = self.steps
+    def _action(self, compiled: _Rule) -> Callable:
+        fired = self.fired
+        rid = compiled.rid
 
         def fire(engine: Any, fact: Any) -> None:
-            # keywords: this rule's own phrases found in the text (the fact holds its group's)
-            matched = tuple((k, sorted(fact[k] & phrases) if k == "keywords" else fact[k]) for k in read)
-            matched += (("after", list(rule.when.after)),) if rule.when.after else ()
-            steps.append(Step(self.stage, rid, pack.id, pack.salience(rule), depth, rule.description,
-                              matched, concluded, rule.reference))
+            fired.append(rid)
             engine.declare(Fired(rule=rid))
 
         fire.__name__ = rid.replace("/", "__").replace("-", "_").replace(".", "_")
-        fire.__doc__ = rule.description
+        fire.__doc__ = compiled.rule.description
         return fire
 
-    def run(self, fields: dict) -> tuple[Step, ...]:
+    def matching(self, fields: dict) -> tuple[str, ...]:
+        """The rules whose tests the fact passes: which of them fire depends on nothing else."""
+        return tuple(rid for rid, compiled in self.rules.items() if compiled.matches(fields))
+
+    def fire(self, fields: dict) -> tuple[str, ...]:
+        """The rules experta fires on the fact, in firing order."""
         if self.engine is None:
             self.engine = self._build()
-        self.steps.clear()
+        self.fired.clear()
         self.engine.reset()
         self.engine.declare(Facts(**fields))
         self.engine.run()
-        return tuple(self.steps)
+        return tuple(self.fired)
+
+    def steps(self, fired: tuple[str, ...], fields: dict) -> tuple[Step, ...]:
+        """The trace steps of these rules fired on the fact."""
+        return tuple(self.rules[rid].step(fields) for rid in fired)
+
+    def run(self, fields: dict) -> tuple[Step, ...]:
+        """The trace steps of the rules experta fires on the fact, in firing order."""
+        return self.steps(self.fire(fields), fields)
+
+
+def _remember(memo: OrderedDict, key: tuple, value: Any) -> Any:
+    """Store a result in a bounded memo (the oldest entry goes) and return it."""
+    memo[key] = value
+    if len(memo) > MEMO_SIZE:
+        memo.popitem(last=False)
+    return value
 
 
 def _step_order(s: Step) -> tuple:
@@ -256,10 +305,13 @@ class Inference:
         self.packs = packs
         self.memoize = memoize
         self._group = _groups(packs)
+        self._phrases = Phrases(ph for p in packs.packs for r in p.spec.rule for ph in r.when.phrases())
         #: one engine per group of packs dispatched together: bounded by the pack set, built on first use
         self._engines: dict[tuple[str, tuple[str, ...]], _Engine] = {}
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._make_plan)
         self._memo: OrderedDict[tuple, tuple[Step, ...]] = OrderedDict()
+        #: the rules fired, by engine and the rules whose tests the fact passes
+        self._by_match: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
 
     def _make_plan(self, stage: str, status: Optional[str], token: Optional[str]) -> tuple[_Engine, ...]:
         """The engines a stage runs for this code and token: one per group of the dispatched packs."""
@@ -270,7 +322,7 @@ class Inference:
         for group in groups.values():
             key = (stage, tuple(p.id for p in group))
             if key not in self._engines:
-                self._engines[key] = _Engine(stage, tuple(group))
+                self._engines[key] = _Engine(stage, tuple(group), self._phrases)
             plan.append(self._engines[key])
         return tuple(plan)
 
@@ -280,14 +332,18 @@ class Inference:
         fired: list[Step] = []
         for engine in plan:
             fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads)
-            key = (engine.key, tuple(sorted(fields.items())))
-            steps = self._memo.get(key) if self.memoize else None
+            if not self.memoize:
+                fired.extend(engine.run(fields))
+                continue
+            key = (engine.key, tuple(fields.values()))  # the engine fixes the fields and their order
+            steps = self._memo.get(key)
             if steps is None:
-                steps = engine.run(fields)
-                if self.memoize:
-                    self._memo[key] = steps
-                    if len(self._memo) > MEMO_SIZE:
-                        self._memo.popitem(last=False)
+                # facts passing the same rules' tests fire the same rules: run experta once for them
+                match = (engine.key, engine.matching(fields))
+                rules = self._by_match.get(match)
+                if rules is None:
+                    rules = _remember(self._by_match, match, engine.fire(fields))
+                steps = _remember(self._memo, key, engine.steps(rules, fields))
             fired.extend(steps)
         fired.sort(key=_step_order)
         return fired
