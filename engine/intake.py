@@ -57,8 +57,9 @@ def looks_like_message(data: bytes) -> bool:
     """True when ``data`` starts with an RFC 5322 header block (or an mbox From_ line)."""
     data = data.lstrip(b"\r\n")
     head = data[:8192].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-    lines = head.split(b"\n")
-    if len(data) > 8192:
+    block, blank, _ = head.partition(b"\n\n")  # only the header block matters
+    lines = block.split(b"\n")
+    if len(data) > 8192 and not blank:
         lines = lines[:-1]  # the last line was cut at the byte bound
     names = set()
     for line in lines:
@@ -177,8 +178,11 @@ def header_text(value: object) -> str:
     """A header value as readable text (RFC 2047 words decoded, never raising)."""
     if value is None:
         return ""
+    text = str(value)
+    if "=?" not in text:  # no encoded words: nothing to decode
+        return " ".join(text.split())
     try:
-        parts = email.header.decode_header(str(value))
+        parts = email.header.decode_header(text)
     except Exception:  # malformed encoded words: keep the raw text
         return " ".join(str(value).split())
     out = []
