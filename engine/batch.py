@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import mailbox
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -98,7 +99,11 @@ def _stream_units(source: str, fh: BinaryIO) -> Iterator[Unit]:
 
 
 def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
-    """Split an mbox stream at its ``From `` lines, one message in memory at a time (size-bounded)."""
+    """Split an mbox stream at its ``From `` lines, one message in memory at a time (size-bounded).
+
+    Not ``mailbox.mbox``: that needs a seekable file with LF line ends, and this one splitter
+    also serves standard input and mboxes whose lines end in a bare CR.
+    """
     index, lines, size = -1, [], 0
     for line in lines_in:
         if line.startswith(b"From "):
@@ -113,14 +118,16 @@ def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
 
 
 def _maildir_units(folder: Path) -> Iterator[Unit]:
-    """Messages of a Maildir (``new/`` and ``cur/``), ordered by their unique names."""
-    entries = []
-    for sub in ("new", "cur"):
-        for entry in os.scandir(folder / sub):
-            if not entry.name.startswith(".") and entry.is_file():
-                entries.append((entry.name.split(":", 1)[0], entry.path))
-    for index, (_, path) in enumerate(sorted(entries)):
-        yield Unit(str(folder), index, path=path)
+    """Messages of a Maildir (stdlib ``mailbox.Maildir``: ``new/`` and ``cur/``), ordered by key."""
+    box = mailbox.Maildir(str(folder), factory=None, create=False)
+    keys = sorted(k for k in box.iterkeys() if not k.startswith("."))  # dotfiles are tool state, not mail
+    for index, key in enumerate(keys):
+        try:
+            with box.get_file(key) as fh:
+                data = fh.read(MAX_MESSAGE_BYTES + 1)
+            yield Unit(str(folder), index, data=data)
+        except OSError as exc:  # removed or unreadable while the run goes on
+            yield Unit(str(folder), index, error=f"cannot read message {key}: {exc.strerror or exc}")
 
 
 def count_messages(sources: Iterable[str]) -> int:

@@ -1,9 +1,10 @@
 """Intake: turn whatever the user has into messages, and a message into its parts.
 
-Accepted inputs: a path (an ``.eml``, an mbox, a Maildir, pasted text in a file),
-``str`` or ``bytes`` (a whole message, pasted NDR text, or one SMTP reply line), or an
-``email.message.Message``.  MIME is read with the standard library; sizes, nesting
-and part counts are bounded (:mod:`ndrkb.limits`).
+Accepted inputs: a path (an ``.eml`` or pasted text in a file), ``str`` or ``bytes``
+(a whole message, pasted NDR text, or one SMTP reply line), or an
+``email.message.Message``; containers (mbox, Maildir) are split by :mod:`ndrkb.batch`.
+MIME is read with the standard library; sizes, nesting and part counts are bounded
+(:mod:`ndrkb.limits`).
 """
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ import email.header
 import email.message
 import email.policy
 import json
-import mailbox
 import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Optional, Union
 
 from .errors import InputError
 from .limits import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
@@ -385,24 +385,6 @@ def _original_headers(part: email.message.Message) -> str:
     if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
         return "".join(f"{k}: {header_text(v)}\n" for k, v in payload[0].items())
     return part_text(part).split("\n\n", 1)[0]
-
-
-def iter_container(path: Path) -> Iterator[tuple[int, Union[email.message.Message, InputText, InputError]]]:
-    """Messages of an mbox file or a Maildir folder, with their positions; unreadable ones as errors."""
-    if path.is_dir():
-        box: mailbox.Mailbox = mailbox.Maildir(str(path), factory=None, create=False)
-        keys = sorted(box.iterkeys(), key=lambda k: str(k))
-    else:
-        box = mailbox.mbox(str(path), create=False)
-        keys = list(box.iterkeys())
-    for index, key in enumerate(keys):
-        try:
-            data = box.get_bytes(key)
-            yield index, from_bytes(data)
-        except InputError as exc:
-            yield index, exc
-        except Exception as exc:  # a broken entry must not stop the container
-            yield index, InputError(f"message {index} could not be read: {type(exc).__name__}")
 
 
 def is_mbox(path: Path) -> bool:
