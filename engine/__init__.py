@@ -27,7 +27,8 @@ def default_diagnoser():  # type: ignore[no-untyped-def]
 def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type: ignore[no-untyped-def]
     """Diagnose one bounce: a path, ``str``/``bytes`` (message, pasted NDR text or one reply
     line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
-    ``error`` says what could not be read; it never raises for bad input."""
+    ``error`` says what could not be read; it never raises for bad input.  A broken or
+    incompatible installed pack raises :class:`PackError` (a configuration problem)."""
     from .intake import read_source
 
     name = source_name if source_name is not None else _name_of(source)
