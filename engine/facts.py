@@ -39,7 +39,7 @@ def find_replies(text: str) -> list[Reply]:
     A reply code counts at the start of a line or after a colon, quote, bracket or
     "said"; an enhanced code counts anywhere.
     """
-    text = "\n".join(" ".join(line.split()) for line in text.splitlines())
+    text = unfold_replies("\n".join(" ".join(line.split()) for line in text.splitlines()))
     starts = []
     for m in _REPLY_START.finditer(text):
         if m.group("code") and not _CODE_CONTEXT.search(text[max(0, m.start() - 12):m.start()]):
@@ -52,19 +52,10 @@ def find_replies(text: str) -> list[Reply]:
     replies = []
     for i, start in enumerate(starts):
         end = starts[i + 1] if i + 1 < len(starts) else len(text)
-        reply = parse_reply(_unfold_multiline(" ".join(text[start:end].split())))
+        reply = parse_reply(" ".join(text[start:end].split()))
         if reply is not None:
             replies.append(reply)
     return replies
-
-
-def _unfold_multiline(segment: str) -> str:
-    m = re.match(r"#?([245][0-9][0-9])[ -](#?[245]\.[0-9]{1,3}\.[0-9]{1,3} )?", segment)
-    if not m:
-        return segment
-    prefix = re.escape(m.group(1)) + r"[ -]" + (re.escape(m.group(2)) if m.group(2) else "")
-    head, tail = segment[:m.end()], segment[m.end():]
-    return head + re.sub(r"\s" + prefix, " ", tail)
 
 
 _LINE_PREFIX = re.compile(r"(?<!\S)#?([245][0-9][0-9])([ -])(?:#?[245]\.[0-9]{1,3}\.[0-9]{1,3}(?=\s))?")
