@@ -183,8 +183,6 @@ class _Engine:
         self.key = (stage, tuple(p.id for p in packs))
         #: the phrases its rules look for (``within`` the given set of all packs' phrases)
         self.phrases = Phrases((ph for p in packs for r in p.spec.rule for ph in r.when.phrases()), phrases)
-        #: The fact fields some rule here tests: the only ones declared, and the memo key.
-        self.reads = frozenset(k for p in packs for r in p.spec.rule for k in _tests(r))
         found = {p.rule_id(r): (p, r) for p in packs for r in p.spec.rule}
         depth: dict[str, int] = {}
 
@@ -198,6 +196,8 @@ class _Engine:
         #: not dispatched cannot.
         self.rules = {rid: _Rule(stage, p, r, rid, depth_of(rid)) for rid, (p, r) in sorted(found.items())
                       if all(d in found for d in r.when.after)}
+        #: The fact fields some rule here tests: the only ones declared, and the memo key.
+        self.reads = frozenset(k for compiled in self.rules.values() for k in compiled.tests)
         self.names = {rid: f"r{n}" for n, rid in enumerate(sorted(found))}
         self.fired: list[str] = []
         self.engine: Any = None
