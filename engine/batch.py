@@ -55,30 +55,45 @@ class Unit(NamedTuple):
     error: Optional[str] = None
 
 
-def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
-    """Every message under the given paths, in a stable order (``-``: stdin, a message or an mbox)."""
+def _inputs(sources: Iterable[str]) -> Iterator[tuple[str, str]]:
+    """``(kind, path)`` of every input under the sources, in a stable order; kind is
+    ``stdin``, ``missing``, ``maildir``, ``mbox`` or ``file`` (folders are walked)."""
     for src in sources:
-        if src == "-":
-            yield from _stream_units("-", sys.stdin.buffer)
-            continue
         path = Path(src)
-        if not path.exists():
-            yield Unit(src, 0, error=f"no such file or folder: {src}")
+        if src == "-":
+            yield "stdin", src
+        elif not path.exists():
+            yield "missing", src
         elif is_maildir(path):
-            yield from _maildir_units(path)
+            yield "maildir", src
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 sub = Path(root)
                 if sub != path and is_maildir(sub):
                     dirs[:] = []
-                    yield from _maildir_units(sub)
+                    yield "maildir", str(sub)
                     continue
-                yield from iter_units(str(sub / name) for name in sorted(files)
-                                      if not name.lower().endswith(NOT_MESSAGES))
+                yield from _inputs(str(sub / name) for name in sorted(files)
+                                   if not name.lower().endswith(NOT_MESSAGES))
         elif is_mbox(path):
+            yield "mbox", src
+        else:
+            yield "file", src
+
+
+def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
+    """Every message under the given paths, in a stable order (``-``: stdin, a message or an mbox)."""
+    for kind, src in _inputs(sources):
+        if kind == "stdin":
+            yield from _stream_units(src, sys.stdin.buffer)
+        elif kind == "missing":
+            yield Unit(src, 0, error=f"no such file or folder: {src}")
+        elif kind == "maildir":
+            yield from _maildir_units(Path(src))
+        elif kind == "mbox":
             try:
-                with open(path, "rb") as fh:
+                with open(src, "rb") as fh:
                     yield from _mbox_units(src, (part for line in fh for part in _BARE_CR.split(line) if part))
             except OSError as exc:
                 yield Unit(src, 0, error=f"cannot read {src}: {exc.strerror or exc}")
@@ -117,11 +132,15 @@ def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
         yield Unit(source, index, data=b"".join(lines))
 
 
+def _maildir_keys(box: mailbox.Maildir) -> list[str]:
+    """A Maildir's message keys in order; dotfiles are tool state, not mail."""
+    return sorted(k for k in box.iterkeys() if not k.startswith("."))
+
+
 def _maildir_units(folder: Path) -> Iterator[Unit]:
     """Messages of a Maildir (stdlib ``mailbox.Maildir``: ``new/`` and ``cur/``), ordered by key."""
     box = mailbox.Maildir(str(folder), factory=None, create=False)
-    keys = sorted(k for k in box.iterkeys() if not k.startswith("."))  # dotfiles are tool state, not mail
-    for index, key in enumerate(keys):
+    for index, key in enumerate(_maildir_keys(box)):
         try:
             with box.get_file(key) as fh:
                 data = fh.read(MAX_MESSAGE_BYTES + 1)
@@ -133,21 +152,13 @@ def _maildir_units(folder: Path) -> Iterator[Unit]:
 def count_messages(sources: Iterable[str]) -> int:
     """How many units :func:`iter_units` will yield, cheaply (no message is parsed); stdin counts 1."""
     total = 0
-    for src in sources:
-        path = Path(src)
-        if src == "-" or not path.exists() or (path.is_file() and not is_mbox(path)):
-            total += 1
-        elif is_maildir(path):
-            total += sum(1 for sub in ("new", "cur") for e in os.scandir(path / sub) if not e.name.startswith("."))
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                if Path(root) != path and is_maildir(Path(root)):
-                    dirs[:] = []
-                    total += count_messages([root])
-                else:
-                    total += count_messages(os.path.join(root, f) for f in files)
+    for kind, src in _inputs(sources):
+        if kind == "maildir":
+            total += len(_maildir_keys(mailbox.Maildir(src, factory=None, create=False)))
+        elif kind == "mbox":
+            total += _count_mbox(Path(src))
         else:
-            total += _count_mbox(path)
+            total += 1
     return total
 
 

@@ -195,5 +195,6 @@ def test_folder_walk_skips_documentation_and_data_but_not_named_files(tmp_path):
     (tmp_path / "bounce.txt").write_text("550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; x\n")
     walked = [Path(r["source"]).name for r in rows([str(tmp_path)])]
     assert walked == ["bounce.txt"]
+    assert batch.count_messages([str(tmp_path)]) == 1  # the progress total follows the same walk
     named = rows([str(tmp_path / "README.md")])
     assert named[0]["status"] == "5.7.133"
