@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 from .errors import InputError
-from .grammars import Reply, parse_dsn, parse_reply
+from .grammars import Reply, dsn_fields, parse_dsn, parse_reply
 from .intake import Parts
 from .limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from .models import RecipientFacts
@@ -97,7 +97,7 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
     message: dict[str, str] = {}
     for n, raw in enumerate(parts.delivery_status, 1):
         try:
-            fields = parse_dsn(raw)
+            fields = parse_dsn(raw) if isinstance(raw, str) else dsn_fields(raw)
         except InputError:
             continue
         message = message or fields.message

@@ -133,6 +133,12 @@ def parse_dsn(text: str) -> DsnFields:
             if key not in fields:
                 fields[key] = value
         blocks.append(fields)
+    return dsn_fields(blocks)
+
+
+def dsn_fields(blocks: list[dict[str, str]]) -> DsnFields:
+    """Field blocks in order as per-message and per-recipient fields (the first block
+    is per-message unless it names a recipient); :class:`InputError` when there are none."""
     if not blocks:
         raise InputError("delivery-status part holds no fields")
     if any(k in blocks[0] for k in ("final-recipient", "original-recipient")):

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .errors import InputError
-from .limits import MAX_DEPTH, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
+from .limits import MAX_DEPTH, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]
 
@@ -45,7 +45,8 @@ class Parts:
     subject: str = ""
     sender: str = ""
     headers: dict[str, str] = field(default_factory=dict)
-    delivery_status: list[str] = field(default_factory=list)
+    #: each delivery-status part: its field blocks as the stdlib read them, or its text for the dsn grammar
+    delivery_status: list[Union[str, list[dict[str, str]]]] = field(default_factory=list)
     feedback_report: list[str] = field(default_factory=list)
     text: str = ""
     original_headers: str = ""
@@ -267,7 +268,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
             return
         ctype = part.get_content_type()
         if ctype == "message/delivery-status" or ctype == "message/global-delivery-status":
-            parts.delivery_status.append(_delivery_status_text(part))
+            parts.delivery_status.append(_delivery_status_blocks(part))
             parts.found.append(ctype)
             return
         if ctype == "message/feedback-report":
@@ -356,6 +357,45 @@ def _wrapped_report(part: email.message.Message) -> Optional[email.message.Messa
             and (inner.get_param("report-type") or "").lower() == "delivery-status":
         return inner
     return None
+
+
+_FIELD_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]*[ \t]*")
+
+
+def _delivery_status_blocks(part: email.message.Message) -> Union[str, list[dict[str, str]]]:
+    """The field blocks of a delivery-status part as the stdlib already split them (names
+    lower-cased, values single-spaced; a field that repeats within a block starts a new one).
+
+    Its text instead, for ``grammar/dsn.lark`` to read, when a block is not plain fields:
+    stray lines the stdlib left as a body, odd field names, blank or overlong lines.
+    """
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return part_text(part)
+    blocks: list[dict[str, str]] = []
+    for block in payload:
+        if not isinstance(block, email.message.Message):
+            continue
+        body = block.get_payload()
+        if isinstance(body, str) and body.strip():
+            return _delivery_status_text(part)
+        fields: dict[str, str] = {}
+        seen: set[str] = set()
+        for k, v in block.items():
+            v = str(v)
+            lines = v.split("\n")
+            if not _FIELD_NAME.fullmatch(k) or "\r" in v or len(k) + len(lines[0]) + 2 > MAX_LINE_CHARS \
+                    or any(len(line) > MAX_LINE_CHARS or line[:1] not in (" ", "\t") or not line.strip()
+                           for line in lines[1:]):
+                return _delivery_status_text(part)
+            if k.lower() in seen:
+                blocks.append(fields)
+                fields, seen = {}, set()
+            seen.add(k.lower())
+            fields.setdefault(k.strip().lower(), " ".join(v.split()))
+        if fields:
+            blocks.append(fields)
+    return blocks
 
 
 def _delivery_status_text(part: email.message.Message) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ndrkb
@@ -13,11 +13,11 @@ from ndrkb.batch import iter_units
 from ndrkb.diagnosis import Diagnoser
 from ndrkb.facts import extract
 from ndrkb.inference import Phrases, Text, _Engine, _fact_fields
-from ndrkb.intake import dissect, read_source
+from ndrkb.intake import _delivery_status_blocks, _delivery_status_text, dissect, read_source
 from ndrkb.models import BatchRecord
 from ndrkb.packs import STAGES
 
-from .conftest import CORPUS
+from .conftest import CORPUS, SHARED
 
 FILES = sorted(p for p in CORPUS.rglob("*") if p.is_file() and p.suffix not in (".md", ".jsonl"))
 
@@ -124,7 +124,7 @@ def test_lines_lexed_one_by_one_equal_the_whole_body_lexed():
         except ndrkb.InputError:
             continue
         texts += [parts.text] if parts.text else []
-        texts += list(parts.delivery_status)
+        texts += [t for t in parts.delivery_status if isinstance(t, str)]
         texts.append(path.read_text(encoding="utf-8", errors="replace"))
     assert len(texts) > 40
     for text in texts:
@@ -140,3 +140,55 @@ def test_lines_lexed_one_by_one_equal_the_whole_body_lexed():
 def test_line_lexing_property(lines):
     text = "\n".join(lines)
     assert [tuple(t) for t in grammars.classify_lines(text)] == whole_body_lines(text)
+
+
+def _dsn_both_ways(part):
+    """A delivery-status part read from the stdlib's blocks (or its fallback) and by the grammar
+    (None: unreadable, the part is skipped)."""
+    def read(how):
+        try:
+            return how()
+        except ndrkb.InputError:
+            return None
+    blocks = _delivery_status_blocks(part)
+    fast = read(lambda: grammars.dsn_fields(blocks) if isinstance(blocks, list) else grammars.parse_dsn(blocks))
+    return fast, read(lambda: grammars.parse_dsn(_delivery_status_text(part))), isinstance(blocks, list)
+
+
+def test_delivery_status_from_stdlib_blocks_equals_the_grammar_reading():
+    files = FILES + sorted((SHARED / "corpus" / "external" / "sisimai-dev" / "emails").glob("*"))
+    compared = 0
+    for path in files:
+        try:
+            msg = read_source(path)
+        except ndrkb.InputError:
+            continue
+        if isinstance(msg, ndrkb.intake.InputText):
+            continue
+        for part in msg.walk():
+            if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
+                fast, grammar, used_blocks = _dsn_both_ways(part)
+                assert fast == grammar, path
+                compared += used_blocks
+    assert compared > 30
+
+
+_FIELD_LINES = st.sampled_from([
+    "Final-Recipient: rfc822; a@b.example", "Action: failed", "Status: 5.1.1", "Status : 5.0.0",
+    "Reporting-MTA: dns; mx.example", "Diagnostic-Code: smtp; 550 5.1.1 <a@b.example>: no such user",
+    "  continued text", "\t", "X_Odd: name", "stray line without a colon", "", "Remote-MTA: dns; [10.0.0.1]",
+    "Original-Recipient: rfc822;c@d.example", "Action: delayed", "Diagnostic-Code: X-Unix; 67", "x" * 9000])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_FIELD_LINES, max_size=14))
+@example(["Final-Recipient: rfc822; a@b.example", "Action: failed", "Final-Recipient: rfc822; c@d.example"])
+def test_delivery_status_blocks_property(lines):
+    raw = ("From: mailer-daemon@example.org\nTo: a@example.org\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+           "--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\n"
+           + "\n".join(lines) + "\n--b--\n")
+    msg = ndrkb.intake.from_bytes(raw.encode())
+    part = next(p for p in msg.walk() if p.get_content_type() == "message/delivery-status")
+    fast, grammar, _ = _dsn_both_ways(part)
+    assert fast == grammar
