@@ -8,7 +8,8 @@ conclusion is decided by the fired rule of highest salience; every fired rule is
 in the trace with what it matched and concluded.  The packs of a stage run in groups
 (a pack and those whose rules follow its rules), one engine per group, their fired
 rules merged in one order.  Inference is a pure function of the facts the rules read,
-so each group's result is memoized by the facts its rules read.
+so a whole run is memoized by the fields any rule reads, and (for the runs that miss)
+each group's result by the fields its own rules read.
 """
 from __future__ import annotations
 
@@ -309,6 +310,8 @@ class Inference:
         #: one engine per group of packs dispatched together: bounded by the pack set, built on first use
         self._engines: dict[tuple[str, tuple[str, ...]], _Engine] = {}
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._make_plan)
+        #: whole runs, by the fact fields any rule reads; each engine's steps, by the fields it reads
+        self._runs: OrderedDict[tuple, Outcome] = OrderedDict()
         self._memo: OrderedDict[tuple, tuple[Step, ...]] = OrderedDict()
         #: the rules fired, by engine and the rules whose tests the fact passes
         self._by_match: OrderedDict[tuple, tuple[str, ...]] = OrderedDict()
@@ -349,8 +352,21 @@ class Inference:
         return fired
 
     def run(self, facts: RecipientFacts) -> Outcome:
-        """Infer conclusions for one recipient's facts."""
+        """Infer conclusions for one recipient's facts (a memoized outcome is shared: read it only)."""
         text = Text(facts.diagnostic)
+        if not self.memoize:
+            return self._infer(facts, text)
+        # Every field an engine reads comes from these (the decided ones from earlier stages
+        # of the same run), so the whole run is a function of them.
+        key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind,
+               text.found(self._phrases))
+        outcome = self._runs.get(key)
+        if outcome is None:
+            outcome = _remember(self._runs, key, self._infer(facts, text))
+        return outcome
+
+    def _infer(self, facts: RecipientFacts, text: Text) -> Outcome:
+        """Run the three stages, each engine's fired rules memoized by the fields it reads."""
         decided: dict[str, Any] = {}
         decided_by: dict[str, str] = {}
         salience_of: dict[str, int] = {}

@@ -47,6 +47,26 @@ def test_records_are_the_same_memo_workers_and_caches():
     assert records(workers=2, memoize=False) == cold
 
 
+def test_full_diagnoses_are_the_same_memo_on_warm_and_off():
+    """Explanations included: a memoized run (shared between facts with the same key) gives
+    exactly the trace, matched facts and remediation of a plain run."""
+    memo, plain = Diagnoser(), Diagnoser(memoize=False)
+    messages = []
+    for unit in iter_units([str(CORPUS)]):
+        try:
+            messages.append((unit.source, read_source(Path(unit.path))))
+        except ndrkb.InputError:
+            continue
+    for source, msg in messages:  # fill the memo
+        memo.diagnose_message(msg, source=source)
+    compared = 0
+    for source, msg in messages:
+        warm = memo.diagnose_message(msg, source=source)
+        assert warm.model_dump_json() == plain.diagnose_message(msg, source=source).model_dump_json(), source
+        compared += len(warm.recipients)
+    assert compared > 30 and memo.inference._runs
+
+
 def test_batch_records_equal_the_full_diagnosis_flattened():
     d = Diagnoser()
     for unit in iter_units([str(CORPUS)]):
