@@ -12,11 +12,13 @@ of corpus/ and the shared sisimai-dev emails, then reports, each from a fresh
   one-time cost of building the engines;
 * with --repeat N, the key runs N times (best and median), and the scaling this
   machine allows at the moment (two pure-Python loops in parallel vs one after the other);
-* with --sisimai, the same corpus through Sisimai (libsisimai-perl), and our/their speed.
+* with --sisimai, the same corpus through Sisimai (libsisimai-perl), and our/their speed;
+* with --unique, the repeated samples get new addresses, so caches are not flattered.
 
     python bench/bench_batch.py                        # 5,000 messages
     python bench/bench_batch.py --messages 100000 --only-memory
     python bench/bench_batch.py --sisimai --repeat 3
+    python bench/bench_batch.py --unique               # no two messages alike
 """
 from __future__ import annotations
 
@@ -45,10 +47,18 @@ def samples() -> list[Path]:
     return found
 
 
-def build_corpus(folder: Path, n: int) -> None:
+def build_corpus(folder: Path, n: int, unique: bool = False) -> None:
+    """``n`` messages cycling through the samples; with ``unique``, every copy after the
+    first of a sample has its addresses changed (``user@`` -> ``user+c7@``), so no two
+    messages share a recipient line and per-line caches and memos see what a real
+    mailbox gives them."""
     src = samples()
     for i in range(n):
-        shutil.copyfile(src[i % len(src)], folder / f"m{i:07d}.eml")
+        target = folder / f"m{i:07d}.eml"
+        if unique and i >= len(src):
+            target.write_bytes(src[i % len(src)].read_bytes().replace(b"@", b"+c%d@" % (i // len(src))))
+        else:
+            shutil.copyfile(src[i % len(src)], target)
 
 
 def tree_rss(root: int) -> int:
@@ -178,12 +188,15 @@ def main() -> None:
     ap.add_argument("--only-memory", action="store_true", help="only the all-cores run (for the memory figure)")
     ap.add_argument("--sisimai", action="store_true", help="also time Sisimai on the same corpus")
     ap.add_argument("--repeat", type=int, default=1, help="runs of the key measurements (best and median)")
+    ap.add_argument("--unique", action="store_true",
+                    help="change the addresses in every repeated sample (no two messages alike)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ndrkb-bench-") as tmp:
         folder = Path(tmp) / "corpus"
         folder.mkdir()
-        build_corpus(folder, args.messages)
-        print(f"corpus: {args.messages} messages from {len(samples())} samples; {args.workers} cores")
+        build_corpus(folder, args.messages, args.unique)
+        print(f"corpus: {args.messages} messages from {len(samples())} samples"
+              f"{', addresses changed in every copy' if args.unique else ''}; {args.workers} cores")
         if args.only_memory:
             run_ndrkb(folder, args.messages, args.workers)
             return

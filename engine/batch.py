@@ -74,8 +74,10 @@ def _inputs(sources: Iterable[str]) -> Iterator[tuple[str, str]]:
                     dirs[:] = []
                     yield "maildir", str(sub)
                     continue
-                yield from _inputs(str(sub / name) for name in sorted(files)
-                                   if not name.lower().endswith(NOT_MESSAGES))
+                for name in sorted(files):  # os.walk's files are not folders: only mbox-ness is open
+                    if not name.lower().endswith(NOT_MESSAGES):
+                        found = sub / name
+                        yield ("mbox" if is_mbox(found) else "file"), str(found)
         elif is_mbox(path):
             yield "mbox", src
         else:
