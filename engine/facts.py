@@ -39,6 +39,8 @@ def find_replies(text: str) -> list[Reply]:
     A reply code counts at the start of a line or after a colon, quote, bracket or
     "said"; an enhanced code counts anywhere.
     """
+    if not text:
+        return []
     text = unfold_replies("\n".join(" ".join(line.split()) for line in text.splitlines()))
     starts = []
     for m in _REPLY_START.finditer(text):

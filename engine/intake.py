@@ -256,7 +256,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         if value is not None:
             parts.headers[name.lower()] = header_text(value)
     plain: list[str] = []
-    html: list[str] = []
+    html: list[email.message.Message] = []  # decoded only when no plain text part is found
     count = 0
 
     def walk(part: email.message.Message, depth: int, inside_original: bool) -> None:
@@ -302,15 +302,17 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         disposition = (part.get("Content-Disposition") or "").lower()
         if "attachment" in disposition and ctype == "text/plain" and plain:
             return
-        body = part_text(part)
-        (html if ctype == "text/html" else plain).append(body)
+        if ctype == "text/html":
+            html.append(part)
+        else:
+            plain.append(part_text(part))
 
     walk(msg, 0, False)
     if plain:
         parts.text = "\n".join(plain)
         parts.found.append("text/plain body")
     elif html:
-        parts.text = html_to_text("\n".join(html))
+        parts.text = html_to_text("\n".join(part_text(p) for p in html))
         parts.found.append("text/html body")
     if len(parts.text) > MAX_TEXT_CHARS:
         parts.text = parts.text[:MAX_TEXT_CHARS]
