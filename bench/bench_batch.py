@@ -6,7 +6,7 @@ of corpus/ and the shared sisimai-dev emails, then reports, each from a fresh
 
 * messages/second with one worker and with all cores, memoization on and off;
 * the speed-up of two workers over one;
-* the peak memory (RSS summed over the whole process tree);
+* the peak memory (RSS summed over the whole process tree, from a run of its own);
 * the ratio of steady-state per-message time with all packs to with only the core
   packs (core-*, rfc3463), measured in this process after a warm-up pass, and the
   one-time cost of building the engines;
@@ -86,32 +86,37 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def timed(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak tree RSS of a command whose output is thrown away."""
+def timed(cmd: list[str], watch: bool = False) -> tuple[float, int]:
+    """Wall seconds and (with ``watch``) peak tree RSS of a command whose output is thrown
+    away. Watching reads /proc every 50 ms, which takes CPU from the run: throughput
+    runs are not watched."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     peak = [0]
 
-    def watch() -> None:
+    def poll_rss() -> None:
         while proc.poll() is None:
             peak[0] = max(peak[0], tree_rss(proc.pid))
             time.sleep(0.05)
 
-    watcher = threading.Thread(target=watch)
-    watcher.start()
+    watcher = threading.Thread(target=poll_rss) if watch else None
+    if watcher:
+        watcher.start()
     rc = proc.wait()
-    watcher.join()
+    if watcher:
+        watcher.join()
     if rc not in (0, 1):
         sys.exit(f"{' '.join(cmd)} failed with status {rc}")
     return time.perf_counter() - start, peak[0]
 
 
-def run_ndrkb(folder: Path, n: int, workers: int, memo: bool = True) -> tuple[float, int]:
+def run_ndrkb(folder: Path, n: int, workers: int, memo: bool = True, watch: bool = False) -> float:
     seconds, rss = timed(NDRKB + ["classify", "--quiet", "-j", str(workers), *([] if memo else ["--no-memo"]),
-                                  "-o", os.devnull, str(folder)])
+                                  "-o", os.devnull, str(folder)], watch)
     label = f"{workers} worker{'s' if workers > 1 else ''}, memo {'on' if memo else 'off'}"
-    print(f"  ndrkb  {label:24s} {n / seconds:8.0f} messages/s  ({seconds:.2f} s, peak RSS {rss / 2**20:.0f} MB)")
-    return n / seconds, rss
+    memory = f", peak RSS {rss / 2**20:.0f} MB (watched)" if watch else ""
+    print(f"  ndrkb  {label:24s} {n / seconds:8.0f} messages/s  ({seconds:.2f} s{memory})")
+    return n / seconds
 
 
 def pack_ratio(folder: Path, limit: int = 2000) -> None:
@@ -198,18 +203,19 @@ def main() -> None:
         print(f"corpus: {args.messages} messages from {len(samples())} samples"
               f"{', addresses changed in every copy' if args.unique else ''}; {args.workers} cores")
         if args.only_memory:
-            run_ndrkb(folder, args.messages, args.workers)
+            run_ndrkb(folder, args.messages, args.workers, watch=True)
             return
         ones, twos = [], []
         for _ in range(args.repeat):
-            ones.append(run_ndrkb(folder, args.messages, 1)[0])
+            ones.append(run_ndrkb(folder, args.messages, 1))
             if args.workers >= 2:
-                twos.append(run_ndrkb(folder, args.messages, 2)[0])
+                twos.append(run_ndrkb(folder, args.messages, 2))
         one, two = max(ones), max(twos) if twos else None
         run_ndrkb(folder, args.messages, 1, memo=False)
         if args.workers > 2:
             run_ndrkb(folder, args.messages, args.workers)
         run_ndrkb(folder, args.messages, args.workers, memo=False)
+        run_ndrkb(folder, args.messages, args.workers, watch=True)  # for the peak memory
         print(f"  1 worker, memo on: best {one:.0f}, median {statistics.median(ones):.0f} messages/s "
               f"over {len(ones)} runs")
         if two:
