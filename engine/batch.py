@@ -29,7 +29,7 @@ from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Optional
 from .errors import InputError
 from .intake import from_bytes, is_maildir, is_mbox, read_source
 from .limits import MAX_MESSAGE_BYTES, MESSAGE_TIMEOUT_SECONDS
-from .models import RECORD_FIELDS, BatchRecord
+from .models import BatchRecord
 
 #: Messages sent to a worker at a time, and chunks in flight per worker.
 CHUNK_SIZE = 64
@@ -230,14 +230,6 @@ def _time_bound(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _row(rec: BatchRecord) -> tuple:
-    return tuple(getattr(rec, f) for f in RECORD_FIELDS)
-
-
-def _record(row: tuple) -> BatchRecord:
-    return BatchRecord.model_construct(**dict(zip(RECORD_FIELDS, row)))
-
-
 def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
                       memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[list[BatchRecord]]:
     """The records of every message under ``sources``, one list per message, in input order.
@@ -245,6 +237,14 @@ def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None
     ``workers`` > 1 diagnoses in that many processes (where ``fork`` is available; else in
     this process); ``memoize`` False turns inference memoization off (for measurement).
     """
+    for rows in classify_rows(sources, diagnoser, workers=workers, memoize=memoize, timeout=timeout):
+        yield [BatchRecord.from_row(r) for r in rows]
+
+
+def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
+                  memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[list[tuple]]:
+    """:func:`classify_messages` as record rows (values in ``RECORD_FIELDS`` order), as the
+    workers send them: what a writer of JSON Lines or CSV needs, without building records."""
     if diagnoser is None:
         from . import default_diagnoser
         from .diagnosis import Diagnoser
@@ -257,12 +257,11 @@ def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None
     units = iter_units(sources)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
-            yield unit_records(diagnoser, unit, timeout)
+            yield [r.row() for r in unit_records(diagnoser, unit, timeout)]
         return
     pool = _Pool(workers, diagnoser, timeout)
     try:
-        for rows in pool.run(units):
-            yield [_record(r) for r in rows]
+        yield from pool.run(units)
     finally:
         pool.close()
 
@@ -291,7 +290,7 @@ def _worker_main(conn, diagnoser, timeout: float) -> None:  # type: ignore[no-un
             # Hard bound: a message stuck in C code (where the soft timer cannot interrupt it)
             # gets the process killed by SIGVTALRM after this much CPU time.
             signal.setitimer(signal.ITIMER_VIRTUAL, timeout * 2 + 1 if timeout else 0)
-            out.append([_row(r) for r in unit_records(diagnoser, unit, timeout, hook)])
+            out.append([r.row() for r in unit_records(diagnoser, unit, timeout, hook)])
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         conn.send((seq, offset, out))
 
@@ -384,7 +383,7 @@ class _Pool:
         (seq, offset, units, isolated), *rest = dead.tasks
         if isolated:
             u = units[0]
-            chunks[seq][offset] = [_row(BatchRecord(source=u.source, index=u.index, error=cause))]
+            chunks[seq][offset] = [BatchRecord(source=u.source, index=u.index, error=cause).row()]
         queue.extendleft(reversed([(s, o, us, i) for s, o, us, i in rest]))
         if not isolated:
             queue.extendleft(reversed([(seq, offset + k, [u], True) for k, u in enumerate(units)]))

@@ -113,7 +113,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     import time
     from collections import Counter
 
-    from .batch import classify_messages, count_messages
+    from .batch import classify_rows, count_messages
     from .diagnosis import Diagnoser
     from .models import RECORD_FIELDS
 
@@ -133,26 +133,27 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     tally: dict[str, Counter] = {"role": Counter(), "reason": Counter(), "status": Counter()}
+    column = {name: RECORD_FIELDS.index(name) for name in (*tally, "error")}
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
-    stream = classify_messages(paths, diagnoser, workers=workers or _cores())
+    stream = classify_rows(paths, diagnoser, workers=workers or _cores())
     try:
         writer = csv.writer(fh) if fmt == "csv" else None
         if writer:
             writer.writerow(RECORD_FIELDS)
-        for recs in stream:
+        for rows in stream:
             messages += 1
-            diagnosed += any(r.error is None for r in recs)
-            for rec in recs:
+            diagnosed += any(row[column["error"]] is None for row in rows)
+            for row in rows:
                 records += 1
-                errors += rec.error is not None
+                ok = row[column["error"]] is None
+                errors += not ok
                 for name, counter in tally.items():
-                    counter[getattr(rec, name) or "-"] += rec.error is None
-                row = rec.model_dump()
+                    counter[row[column[name]] or "-"] += ok
                 if writer:
-                    writer.writerow([";".join(v) if isinstance(v, list) else v for v in row.values()])
+                    writer.writerow([";".join(v) if isinstance(v, list) else v for v in row])
                 else:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    fh.write(json.dumps(dict(zip(RECORD_FIELDS, row)), ensure_ascii=False) + "\n")
             if bar is not None:
                 bar.update()
     except BrokenPipeError:  # the reader went away (| head): stop quietly

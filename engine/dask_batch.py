@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Optional, Union
 from distributed import Client
 
 from .batch import Unit, iter_units, unit_records
-from .models import RECORD_FIELDS, BatchRecord
+from .models import BatchRecord
 
 #: Messages per Dask task, and tasks in flight per worker thread.
 PARTITION_SIZE = 500
@@ -41,7 +41,7 @@ def classify_partition(units: list[Unit], memoize: bool = True) -> list[list[tup
     one by one.
     """
     diagnoser = _diagnoser(memoize)
-    return [[tuple(getattr(r, f) for f in RECORD_FIELDS) for r in unit_records(diagnoser, u)] for u in units]
+    return [[r.row() for r in unit_records(diagnoser, u)] for u in units]
 
 
 def classify_dask(sources: Iterable[str], client: Union[Client, str, None] = None, *, memoize: bool = True,
@@ -65,7 +65,7 @@ def classify_dask(sources: Iterable[str], client: Union[Client, str, None] = Non
                 done, future = running.popleft()
                 for rows in _gather(dask, done, future, memoize):
                     for row in rows:
-                        yield BatchRecord.model_construct(**dict(zip(RECORD_FIELDS, row)))
+                        yield BatchRecord.from_row(row)
     finally:
         for _, future in running:
             future.cancel()
@@ -84,7 +84,7 @@ def _gather(dask: Client, units: list[Unit], future, memoize: bool) -> list[list
             out.append(dask.submit(classify_partition, [unit], memoize, pure=False).result()[0])
         except Exception as exc:
             error = f"dask task failed on this message: {type(exc).__name__}: {exc}"
-            out.append([tuple(BatchRecord(source=unit.source, index=unit.index, error=error).model_dump().values())])
+            out.append([BatchRecord(source=unit.source, index=unit.index, error=error).row()])
     return out
 
 

@@ -168,6 +168,15 @@ class BatchRecord(BaseModel):
     rules: Optional[list[str]] = None
     error: Optional[str] = None
 
+    def row(self) -> tuple:
+        """The values in ``RECORD_FIELDS`` order: how records cross process boundaries."""
+        return tuple(getattr(self, f) for f in RECORD_FIELDS)
+
+    @classmethod
+    def from_row(cls, row: tuple) -> "BatchRecord":
+        """The record of a :meth:`row` (made by this code from a validated record: not validated again)."""
+        return cls.model_construct(**dict(zip(RECORD_FIELDS, row)))
+
     @classmethod
     def from_diagnosis(cls, diagnosis: Diagnosis) -> list["BatchRecord"]:
         """Flatten a diagnosis into records (one error record when nothing was diagnosed)."""
