@@ -250,8 +250,9 @@ class _Engine:
         return tuple(self.rules[rid].step(fields) for rid in fired)
 
     def run(self, fields: dict) -> tuple[Step, ...]:
-        """The trace steps of the rules experta fires on the fact, in firing order."""
-        return self.steps(self.fire(fields), fields)
+        """The trace steps of the rules experta fires on the fact, in firing order (experta is
+        not started when the fact passes no rule's tests: it would fire nothing)."""
+        return self.steps(self.fire(fields), fields) if self.matching(fields) else ()
 
 
 def _remember(memo: OrderedDict, key: tuple, value: Any) -> Any:
