@@ -175,10 +175,9 @@ def classify_lines(text: str) -> list[TextLine]:
 def _lex_line(line: str) -> tuple[tuple[str, str], ...]:
     """The (kind, text) tokens of one line: one, unless a layout's terminal stops short of the end."""
     out = []
-    for tok in LexerThread.from_text(_line_lexer(), line + "\n").lex(None):
-        if tok.type != "_NL":
-            value = str(tok)[:MAX_LINE_CHARS]
-            out.append((tok.type, line if value == line else value))
+    for tok in LexerThread.from_text(_line_lexer(), line).lex(None):  # no line end: no _NL token to skip
+        value = str(tok)[:MAX_LINE_CHARS]
+        out.append((tok.type, line if value == line else value))
     return tuple(out)
 
 
