@@ -69,6 +69,8 @@ class Diagnoser:
             facts, reporting, mta = extract(parts)
         except InputError as exc:
             return str(exc)
+        except Exception as exc:  # a reader broken by hostile input: an error diagnosis, not a traceback
+            return f"internal error while reading: {type(exc).__name__}: {exc}"
         if is_feedback(parts, facts):
             facts = feedback_facts(parts)
         return parts, facts, reporting, mta

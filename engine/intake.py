@@ -103,7 +103,8 @@ def _is_existing_file(text: str) -> bool:
 
 
 def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
-    """Bytes of a message, or of pasted text, into a message or :class:`InputText`."""
+    """Bytes of a message, or of pasted text, into a message or :class:`InputText`
+    (:class:`InputError` when they cannot be read)."""
     if len(data) > MAX_MESSAGE_BYTES:
         data = data[:MAX_MESSAGE_BYTES]
     if not data.strip():
@@ -121,7 +122,10 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
     if is_message:
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
-        return email.message_from_bytes(data, policy=email.policy.compat32)
+        try:
+            return email.message_from_bytes(data, policy=email.policy.compat32)
+        except Exception as exc:  # the parser broken by hostile input: an input error, not a traceback
+            raise InputError(f"internal error while reading: {type(exc).__name__}: {exc}") from None
     return InputText(decode_bytes(data, None))
 
 
@@ -133,7 +137,7 @@ def _looks_like_json(data: bytes) -> bool:
     line = data.lstrip().split(b"\n", 1)[0]
     try:
         json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to be data anyone sends
         return False
     return True
 
@@ -299,7 +303,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
             return
         if inside_original or maintype not in ("text", "multipart"):
             return
-        disposition = (part.get("Content-Disposition") or "").lower()
+        disposition = str(part.get("Content-Disposition") or "").lower()  # a Header object when 8-bit
         if "attachment" in disposition and ctype == "text/plain" and plain:
             return
         if ctype == "text/html":
@@ -339,14 +343,14 @@ def _repair_boundary(part: email.message.Message) -> Optional[email.message.Mess
     found = _BOUNDARY_LINE.search(body) if isinstance(body, str) else None
     if found is None:
         return None
-    fixed = email.message.Message()
-    for name, value in part.items():
-        fixed[name] = value
-    fixed.set_param("boundary", found.group(1))
-    fixed.set_payload(body)
     try:
+        fixed = email.message.Message()
+        for name, value in part.items():
+            fixed[name] = value
+        fixed.set_param("boundary", found.group(1))
+        fixed.set_payload(body)
         reread = email.message_from_string(fixed.as_string(), policy=email.policy.compat32)
-    except Exception:  # the body is beyond repair: read it as text
+    except Exception:  # beyond repair (e.g. raw 8-bit bytes in its Content-Type): read it as text
         return None
     return reread if reread.is_multipart() else None
 

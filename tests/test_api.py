@@ -81,3 +81,33 @@ def test_bare_reply_lines_take_their_action_from_the_codes():
     given_up = diagnose("550 4.4.7 QUEUE.Expired; message expired").recipients[0]
     assert (delayed.action, delayed.role, delayed.permanent) == ("delayed", "none", False)
     assert (given_up.action, given_up.permanent) == ("failed", False) and given_up.role != "none"
+
+
+_REPORT = (b"From: MAILER-DAEMON@mx.example.org\nTo: alice@example.org\nSubject: Undelivered Mail\n"
+           b"MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"b1\"\n\n"
+           b"--b1\nContent-Type: text/plain\nContent-Disposition: attachment; filename=\"r\xe9sum\xe9.txt\"\n\n"
+           b"<bob@example.com>: host mx.example.com[192.0.2.7] said: 550 5.1.1 <bob@example.com>:\n"
+           b"    Recipient address rejected: User unknown (in reply to RCPT TO command)\n--b1--\n")
+
+
+def test_raw_8bit_header_values_are_read_not_raised():
+    """compat32 hands back header objects, not strings, for raw 8-bit values (seen by fuzzing)."""
+    d = diagnose(_REPORT)
+    assert d.error is None and [(r.recipient, r.status) for r in d.recipients] == [("bob@example.com", "5.1.1")]
+    # a multipart whose boundary never occurs and whose Content-Type carries 8-bit bytes: read as text
+    broken = _REPORT.replace(b'boundary="b1"', b'boundary="zz"; name="\xe9"')
+    d = diagnose(broken)
+    assert d.error is None and d.recipients[0].status == "5.1.1"
+
+
+def test_input_that_breaks_a_reader_gives_an_error_diagnosis(monkeypatch):
+    import ndrkb.diagnosis
+
+    assert "JSON" not in (diagnose(b"[" * 100_000 + b"\n").error or "")  # too deep for json: read as text
+
+    def broken(parts):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(ndrkb.diagnosis, "extract", broken)
+    d = diagnose(SAMPLE)
+    assert not d.recipients and d.error == "internal error while reading: RecursionError: maximum recursion depth exceeded"

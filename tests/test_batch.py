@@ -94,7 +94,7 @@ def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
 
     monkeypatch.setattr("ndrkb.textreport.classify_lines", broken)
     out = rows([tmp_path])
-    assert [r["error"] for r in out] == ["internal error: RecursionError: deep"] * 2
+    assert [r["error"] for r in out] == ["internal error while reading: RecursionError: deep"] * 2
 
 
 def invoke(*args, input=None):
