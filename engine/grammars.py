@@ -49,6 +49,12 @@ _TOKEN_IN_TEXT = re.compile(
 #: functions of the line text, bounded so memory stays flat over any number of messages.
 LINE_CACHE_SIZE = 8192
 CACHED_LINE_CHARS = 256
+#: Some layout terminals backtrack on long lines, so hostile text is bounded: a line is
+#: classified by its first LEX_LINE_CHARS characters, and at most MAX_LONG_LINES lines
+#: longer than CACHED_LINE_CHARS are lexed per text (later ones are plain text, OTHER).
+#: Real bounces stay far inside both (longest line seen: ~1,050; most long lines: 9).
+LEX_LINE_CHARS = 2048
+MAX_LONG_LINES = 32
 
 
 def parse_reply(line: str) -> Optional[Reply]:
@@ -161,9 +167,17 @@ def classify_lines(text: str) -> list[TextLine]:
     No terminal spans a line end, so each line is lexed alone (and recurring lines once).
     """
     lines = []
+    long_lines = 0
     try:
         for lineno, line in enumerate(normalise_lines(text).split("\n")[:-1], 1):
-            for kind, value in _line_tokens(line) if len(line) <= CACHED_LINE_CHARS else _lex_line(line):
+            if len(line) <= CACHED_LINE_CHARS:
+                tokens = _line_tokens(line)
+            elif long_lines < MAX_LONG_LINES:
+                long_lines += 1
+                tokens = _lex_line(line)
+            else:  # the lexing budget is spent: plain text
+                tokens = (("OTHER", line[:MAX_LINE_CHARS]),)
+            for kind, value in tokens:
                 lines.append(TextLine(kind, value, lineno))
                 if kind.startswith("END_"):
                     return lines
@@ -173,11 +187,16 @@ def classify_lines(text: str) -> list[TextLine]:
 
 
 def _lex_line(line: str) -> tuple[tuple[str, str], ...]:
-    """The (kind, text) tokens of one line: one, unless a layout's terminal stops short of the end."""
+    """The (kind, text) tokens of one line, classified by its first ``LEX_LINE_CHARS``
+    characters: one, unless a layout's terminal stops short of the end."""
+    head = line[:LEX_LINE_CHARS]
+    tokens = [(tok.type, str(tok)) for tok in LexerThread.from_text(_line_lexer(), head).lex(None)]
+    if tokens and len(line) > len(head):  # the rest of a long line goes with its last token
+        tokens[-1] = (tokens[-1][0], tokens[-1][1] + line[len(head):])
     out = []
-    for tok in LexerThread.from_text(_line_lexer(), line).lex(None):  # no line end: no _NL token to skip
-        value = str(tok)[:MAX_LINE_CHARS]
-        out.append((tok.type, line if value == line else value))
+    for kind, text in tokens:
+        value = text[:MAX_LINE_CHARS]
+        out.append((kind, line if value == line else value))
     return tuple(out)
 
 

@@ -42,3 +42,98 @@ def test_mutated_bounces_never_break_a_reader():
         diagnosed += any(r.error is None for r in records)
     assert not broken
     assert diagnosed > 400  # most mutations still leave a readable bounce
+
+
+# --- bounded work on pathological text --------------------------------------------------
+
+import re  # noqa: E402
+import time  # noqa: E402
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ndrkb import diagnose, grammars  # noqa: E402
+from ndrkb.textreport import ADDRESS  # noqa: E402
+
+_K = 256 * 1024
+
+
+def _repeat(unit: str, width: int) -> str:
+    line = (unit * (width // len(unit) + 1))[:width]
+    return "\n".join([line] * (_K // (width + 1))) + "\n"
+
+
+def test_pathological_text_is_read_in_bounded_time():
+    """Each of these took from 10 s to minutes before the bounds (quadratic backtracking in
+    layout terminals and in the address pattern); together they now take about 2 s."""
+    header = ("From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: Undelivered\nX-Failed-Recipients: b@"
+              + "a" * 200_000 + "!\n\nmail delivery failed\n550 5.1.1 user unknown\n")
+    inputs = [_repeat("sent ", 8000), _repeat("delivery to ", 2048), _repeat("-", 8000),
+              "Your message to " + "@" * _K, header]
+    start = time.perf_counter()
+    for text in inputs:
+        diagnose(text.encode())
+    assert time.perf_counter() - start < 20
+
+
+def test_long_lines_are_lexed_within_the_bounds(monkeypatch):
+    seen = []
+    real = grammars.LexerThread.from_text
+
+    def spy(lexer, text):
+        seen.append(len(text))
+        return real(lexer, text)
+
+    monkeypatch.setattr(grammars.LexerThread, "from_text", spy)
+    grammars._line_tokens.cache_clear()
+    text = "\n".join(f"line {n} " + "x" * 3000 for n in range(grammars.MAX_LONG_LINES + 10))
+    lines = grammars.classify_lines(text)
+    assert max(seen) == grammars.LEX_LINE_CHARS and len(seen) == grammars.MAX_LONG_LINES
+    assert len(lines) == grammars.MAX_LONG_LINES + 10  # the rest are plain text, whole
+    assert all(t.kind == "OTHER" and len(t.text) > 3000 for t in lines)
+
+
+_UNBOUNDED = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+")
+_LOCAL = st.text(st.sampled_from("abcXYZ019.!#$%&'*+/=?^_`{|}~-"), min_size=1, max_size=256)
+_LABEL = st.from_regex(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?", fullmatch=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.text(" <>:;,()\"'\tab", max_size=6), _LOCAL, st.lists(_LABEL, min_size=2, max_size=4)),
+                min_size=1, max_size=4))
+def test_the_bounded_address_pattern_finds_what_the_unbounded_one_finds(parts):
+    """Within the bounds (local part up to 256 characters, labels up to 63), nothing changes."""
+    text = "".join(sep + local + "@" + ".".join(labels) for sep, local, labels in parts)
+    assert ADDRESS.findall(text) == _UNBOUNDED.findall(text)
+
+
+def _terminal(name: str) -> re.Pattern:
+    """A terminal's regex as grammar/ndr_text.lark writes it (flags: /i)."""
+    for line in (grammars.GRAMMAR_DIR / "ndr_text.lark").read_text(encoding="utf-8").splitlines():
+        if line.startswith(name + "."):
+            body = line.split(": /", 1)[1]
+            pattern, _, flags = body.rpartition("/")
+            return re.compile(pattern, re.I if "i" in flags else 0)
+    raise AssertionError(name)
+
+
+_BEFORE = {  # the terminals as they were before their backtracking was bounded
+    "RCPT_EXO": re.compile(r"[ \t]*Your message to[ \t]+[^\n]*@[^\n]*couldn['’]t be delivered[^\n]*", re.I),
+    "END_MARKER": re.compile(r"[ \t]*(?:[-=*_]{2,}[^\n]*?)?(?:copy of (?:the|your) message|original message|unsent "
+                             r"message|returned message|message (?:headers )?follows|header of the original|original "
+                             r"mail|undelivered message|enclosed is a copy|message headers follow|below this line)"
+                             r"[^\n]*", re.I),
+}
+_PIECES = st.sampled_from(["Your message to ", "a@b.example", "@", " couldn't be delivered", " couldn’t be delivered.",
+                           "--", "==", "-", "*", " ", "\t", "x", "Original message", "copy of the message",
+                           "below this line", "returned message", "MESSAGE HEADERS FOLLOW", ":"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_PIECES, max_size=10))
+def test_bounded_terminals_match_what_they_matched_before(pieces):
+    line = "".join(pieces)
+    for name, before in _BEFORE.items():
+        old, new = before.match(line), _terminal(name).match(line)
+        assert (old and old.group(0)) == (new and new.group(0)), name
