@@ -235,11 +235,18 @@ class _HtmlText(HTMLParser):
             self.out.append(data)
 
 
+#: HTML read of a message (its text is cut at MAX_TEXT_CHARS anyway); a ``<`` that no ``>``
+#: closes before the next ``<`` (within 1,024 characters) is read as text: html.parser
+#: backtracks quadratically on runs of unclosed tags and comments.
+MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
+_UNCLOSED_TAG = re.compile(r"<(?![^<>]{0,1024}>)")
+
+
 def html_to_text(html: str) -> str:
     """Readable text of an HTML body (block elements become line breaks)."""
     conv = _HtmlText()
     try:
-        conv.feed(html)
+        conv.feed(_UNCLOSED_TAG.sub("&lt;", html[:MAX_HTML_CHARS]))
         conv.close()
     except Exception:
         pass

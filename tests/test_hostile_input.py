@@ -65,11 +65,13 @@ def _repeat(unit: str, width: int) -> str:
 
 def test_pathological_text_is_read_in_bounded_time():
     """Each of these took from 10 s to minutes before the bounds (quadratic backtracking in
-    layout terminals and in the address pattern); together they now take about 2 s."""
+    layout terminals, the address pattern and html.parser); together they now take about 2 s."""
     header = ("From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: Undelivered\nX-Failed-Recipients: b@"
               + "a" * 200_000 + "!\n\nmail delivery failed\n550 5.1.1 user unknown\n")
+    html = "From: MAILER-DAEMON@x.example\nTo: a@b.example\nMIME-Version: 1.0\nContent-Type: text/html\n\n"
     inputs = [_repeat("sent ", 8000), _repeat("delivery to ", 2048), _repeat("-", 8000),
-              "Your message to " + "@" * _K, header]
+              "Your message to " + "@" * _K, header,
+              html + "<a " * 66_000, html + "<!--" * 50_000]  # html.parser: 320 s and 15 s before
     start = time.perf_counter()
     for text in inputs:
         diagnose(text.encode())
