@@ -124,6 +124,8 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         try:
             return email.message_from_bytes(data, policy=email.policy.compat32)
+        except RecursionError:
+            raise InputError("the MIME parts are nested too deeply to read") from None
         except Exception as exc:  # the parser broken by hostile input: an input error, not a traceback
             raise InputError(f"internal error while reading: {type(exc).__name__}: {exc}") from None
     return InputText(decode_bytes(data, None))

@@ -139,3 +139,10 @@ def test_bounded_terminals_match_what_they_matched_before(pieces):
     for name, before in _BEFORE.items():
         old, new = before.match(line), _terminal(name).match(line)
         assert (old and old.group(0)) == (new and new.group(0)), name
+
+
+def test_mime_nested_past_the_parsers_reach_is_an_input_error():
+    head = "From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: x\nMIME-Version: 1.0\n"
+    nested = head + "".join(f'Content-Type: multipart/mixed; boundary="b{i}"\n\n--b{i}\n' for i in range(2000))
+    d = diagnose((nested + "x\n").encode())
+    assert not d.recipients and d.error == "the MIME parts are nested too deeply to read"
