@@ -1,6 +1,8 @@
 """The lark grammars in ``grammar/`` and the small typed results read from them.
 
-Three LALR parsers, each built once per process (and cached on disk by lark):
+Three LALR parsers, each built once per process (about 25 ms for the three; not with
+lark's on-disk cache, which unpickles a file at a predictable path in the shared
+temporary folder that another local user could have written):
 
 * ``smtp_reply.lark`` — one quoted SMTP reply: reply code, enhanced code, Exchange token, text;
 * ``dsn.lark`` — RFC 3464 ``message/delivery-status`` field blocks;
@@ -28,8 +30,7 @@ GRAMMAR_DIR = Path(str(importlib.resources.files("ndrkb.grammar")))
 def parser(name: str) -> Lark:
     """The LALR parser for ``grammar/<name>.lark`` (built once per process)."""
     lexer = "basic" if name == "ndr_text" else "contextual"
-    return Lark.open(str(GRAMMAR_DIR / f"{name}.lark"), parser="lalr", lexer=lexer, cache=True,
-                     maybe_placeholders=False)
+    return Lark.open(str(GRAMMAR_DIR / f"{name}.lark"), parser="lalr", lexer=lexer, maybe_placeholders=False)
 
 
 class Reply(NamedTuple):

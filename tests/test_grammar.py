@@ -136,3 +136,15 @@ def test_exchange_layout_lines_are_classified():
     kinds = [l.kind for l in classify_lines(legacy)]
     assert kinds == ["SECTION_EXO_LEGACY", "ADDR_PLAIN", "SECTION_EXO_DIAG", "SERVER_EXO_LEGACY", "ADDR_PLAIN",
                      "REPLY_SMTP"]
+
+
+def test_grammars_leave_nothing_in_the_shared_temporary_folder(tmp_path):
+    """lark's disk cache unpickles a file at a predictable path in the temporary folder,
+    which another local user could have planted: the parsers are built without it."""
+    import os
+    import subprocess
+    import sys
+
+    code = "from ndrkb import grammars\nfor n in ('smtp_reply', 'dsn', 'ndr_text'): grammars.parser(n)"
+    subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TMPDIR": str(tmp_path)})
+    assert list(tmp_path.iterdir()) == []
