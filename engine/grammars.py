@@ -21,7 +21,7 @@ from lark.exceptions import LarkError
 from lark.lexer import BasicLexer, LexerThread
 
 from .errors import InputError
-from .limits import MAX_LINE_CHARS
+from .limits import LEX_LINE_CHARS, MAX_LINE_CHARS, MAX_LONG_LINES
 
 GRAMMAR_DIR = Path(str(importlib.resources.files("ndrkb.grammar")))
 
@@ -50,12 +50,6 @@ _TOKEN_IN_TEXT = re.compile(
 #: functions of the line text, bounded so memory stays flat over any number of messages.
 LINE_CACHE_SIZE = 8192
 CACHED_LINE_CHARS = 256
-#: Some layout terminals backtrack on long lines, so hostile text is bounded: a line is
-#: classified by its first LEX_LINE_CHARS characters, and at most MAX_LONG_LINES lines
-#: longer than CACHED_LINE_CHARS are lexed per text (later ones are plain text, OTHER).
-#: Real bounces stay far inside both (longest line seen: ~1,050; most long lines: 9).
-LEX_LINE_CHARS = 2048
-MAX_LONG_LINES = 32
 
 
 def parse_reply(line: str) -> Optional[Reply]:

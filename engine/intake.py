@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .errors import InputError
-from .limits import MAX_DEPTH, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
+from .limits import MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]
 
@@ -237,10 +237,8 @@ class _HtmlText(HTMLParser):
             self.out.append(data)
 
 
-#: HTML read of a message (its text is cut at MAX_TEXT_CHARS anyway); a ``<`` that no ``>``
-#: closes before the next ``<`` (within 1,024 characters) is read as text: html.parser
-#: backtracks quadratically on runs of unclosed tags and comments.
-MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
+#: A ``<`` that no ``>`` closes before the next ``<`` (within 1,024 characters) is read as
+#: text: html.parser backtracks quadratically on runs of unclosed tags and comments.
 _UNCLOSED_TAG = re.compile(r"<(?![^<>]{0,1024}>)")
 
 

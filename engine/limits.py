@@ -15,5 +15,13 @@ MAX_DIAGNOSTIC_CHARS = 4096
 MAX_RECIPIENTS = 1000
 #: Characters of one line handed to a grammar.
 MAX_LINE_CHARS = 8192
+#: Some layout terminals backtrack on long lines: a text line is classified by its first
+#: LEX_LINE_CHARS characters, and at most MAX_LONG_LINES lines longer than 256 characters
+#: are lexed per text (later ones are plain text). Real bounces stay far inside both
+#: (longest line seen ~1,050 characters; most long lines in one bounce: 9).
+LEX_LINE_CHARS = 2048
+MAX_LONG_LINES = 32
+#: Characters of HTML read per message (its text is cut at MAX_TEXT_CHARS anyway).
+MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
 #: Seconds one message may take in a batch worker before it becomes an error record.
 MESSAGE_TIMEOUT_SECONDS = 30

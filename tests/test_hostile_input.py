@@ -1,11 +1,18 @@
-"""Mutated bounces (8-bit bytes in headers, duplicated, dropped and repeated lines, cut
-parts) are read or refused with a reason; no reader breaks on them ("internal error")."""
+"""Hostile input: mutated bounces (8-bit bytes in headers, duplicated, dropped and repeated
+lines) are read or refused with a reason, never break a reader ("internal error"); crafted
+text that made patterns backtrack is read in bounded time."""
 from __future__ import annotations
 
 import random
+import re
+import time
 
-from ndrkb import default_diagnoser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ndrkb import default_diagnoser, diagnose, grammars, limits
 from ndrkb.batch import Unit, unit_records
+from ndrkb.textreport import ADDRESS
 
 from .conftest import CORPUS, SHARED
 
@@ -46,15 +53,6 @@ def test_mutated_bounces_never_break_a_reader():
 
 # --- bounded work on pathological text --------------------------------------------------
 
-import re  # noqa: E402
-import time  # noqa: E402
-
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-
-from ndrkb import diagnose, grammars  # noqa: E402
-from ndrkb.textreport import ADDRESS  # noqa: E402
-
 _K = 256 * 1024
 
 
@@ -88,10 +86,10 @@ def test_long_lines_are_lexed_within_the_bounds(monkeypatch):
 
     monkeypatch.setattr(grammars.LexerThread, "from_text", spy)
     grammars._line_tokens.cache_clear()
-    text = "\n".join(f"line {n} " + "x" * 3000 for n in range(grammars.MAX_LONG_LINES + 10))
+    text = "\n".join(f"line {n} " + "x" * 3000 for n in range(limits.MAX_LONG_LINES + 10))
     lines = grammars.classify_lines(text)
-    assert max(seen) == grammars.LEX_LINE_CHARS and len(seen) == grammars.MAX_LONG_LINES
-    assert len(lines) == grammars.MAX_LONG_LINES + 10  # the rest are plain text, whole
+    assert max(seen) == limits.LEX_LINE_CHARS and len(seen) == limits.MAX_LONG_LINES
+    assert len(lines) == limits.MAX_LONG_LINES + 10  # the rest are plain text, whole
     assert all(t.kind == "OTHER" and len(t.text) > 3000 for t in lines)
 
 
