@@ -9,6 +9,7 @@ MIME is read with the standard library; sizes, nesting and part counts are bound
 from __future__ import annotations
 
 import email
+import email.feedparser
 import email.header
 import email.message
 import email.policy
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .errors import InputError
-from .limits import MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_PARTS, MAX_TEXT_CHARS
+from .limits import (MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_MIME_OBJECTS, MAX_PARTS,
+                     MAX_TEXT_CHARS)
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]
 
@@ -123,12 +125,45 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         try:
-            return email.message_from_bytes(data, policy=email.policy.compat32)
+            return read_mime(data)
         except RecursionError:
             raise InputError("the MIME parts are nested too deeply to read") from None
         except Exception as exc:  # the parser broken by hostile input: an input error, not a traceback
             raise InputError(f"internal error while reading: {type(exc).__name__}: {exc}") from None
     return InputText(decode_bytes(data, None))
+
+
+class _TooManyObjects(Exception):
+    """Raised by the counting factory when the reader would build one message object too many."""
+
+
+#: Bytes (or characters) fed to the reader at a time: where it stops when it builds too many objects.
+_FEED_CHUNK = 8192
+
+
+def read_mime(data: Union[bytes, str]) -> email.message.Message:
+    """The standard library's (compat32) reading of a message, stopped where it would build
+    more than ``MAX_MIME_OBJECTS`` message objects: the rest of the message is not read."""
+    cut = len(data)
+    while True:
+        count = 0
+
+        def factory(policy: email.policy.Policy = email.policy.compat32) -> email.message.Message:
+            nonlocal count
+            count += 1
+            if count > MAX_MIME_OBJECTS:
+                raise _TooManyObjects()
+            return email.message.Message(policy)
+
+        reader = (email.feedparser.BytesFeedParser if isinstance(data, bytes) else email.feedparser.FeedParser)(
+            factory, policy=email.policy.compat32)
+        start = 0
+        try:
+            for start in range(0, cut, _FEED_CHUNK):
+                reader.feed(data[start:min(start + _FEED_CHUNK, cut)])
+            return reader.close()
+        except _TooManyObjects:
+            cut = start  # read again, up to the chunk where it overflowed
 
 
 def _looks_like_json(data: bytes) -> bool:
@@ -356,7 +391,7 @@ def _repair_boundary(part: email.message.Message) -> Optional[email.message.Mess
             fixed[name] = value
         fixed.set_param("boundary", found.group(1))
         fixed.set_payload(body)
-        reread = email.message_from_string(fixed.as_string(), policy=email.policy.compat32)
+        reread = read_mime(fixed.as_string())
     except Exception:  # beyond repair (e.g. raw 8-bit bytes in its Content-Type): read it as text
         return None
     return reread if reread.is_multipart() else None
