@@ -96,7 +96,7 @@ def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
         elif kind == "mbox":
             try:
                 with open(src, "rb") as fh:
-                    yield from _mbox_units(src, (part for line in fh for part in _BARE_CR.split(line) if part))
+                    yield from _mbox_units(src, (part for line in _lines(fh) for part in _BARE_CR.split(line) if part))
             except OSError as exc:
                 yield Unit(src, 0, error=f"cannot read {src}: {exc.strerror or exc}")
         else:
@@ -105,12 +105,21 @@ def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
 
 #: Where a line ends in a bare CR (a CR not followed by LF): mbox lines end in LF, CRLF or CR.
 _BARE_CR = re.compile(rb"(?<=\r)(?!\n)")
+#: Bytes of one line read from an mbox or standard input at once: a longer line (a stranger's
+#: mbox may hold one of gigabytes) comes in pieces, so memory stays bounded.
+READ_LINE_BYTES = 1 << 20
+
+
+def _lines(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of a stream, a line longer than ``READ_LINE_BYTES`` in pieces."""
+    while line := fh.readline(READ_LINE_BYTES):
+        yield line
 
 
 def _stream_units(source: str, fh: BinaryIO) -> Iterator[Unit]:
     first = fh.readline(MAX_MESSAGE_BYTES + 1)
     if first.startswith(b"From "):
-        yield from _mbox_units(source, itertools.chain([first], fh))
+        yield from _mbox_units(source, itertools.chain([first], _lines(fh)))
     else:
         yield Unit(source, 0, data=first + fh.read(MAX_MESSAGE_BYTES + 1 - len(first)))
 
@@ -122,14 +131,17 @@ def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
     also serves standard input and mboxes whose lines end in a bare CR.
     """
     index, lines, size = -1, [], 0
+    line_start, in_separator = True, False  # a long line comes in pieces: only a line's first starts it
     for line in lines_in:
-        if line.startswith(b"From "):
+        if line_start and line.startswith(b"From "):
             if index >= 0:
                 yield Unit(source, index, data=b"".join(lines))
-            index, lines, size = index + 1, [], 0
-        elif size <= MAX_MESSAGE_BYTES:
+            index, lines, size, in_separator = index + 1, [], 0, True
+        elif not in_separator and size <= MAX_MESSAGE_BYTES:
             lines.append(line)
             size += len(line)
+        line_start = line.endswith((b"\n", b"\r"))
+        in_separator = in_separator and not line_start
     if index >= 0:
         yield Unit(source, index, data=b"".join(lines))
 

@@ -198,3 +198,15 @@ def test_folder_walk_skips_documentation_and_data_but_not_named_files(tmp_path):
     assert batch.count_messages([str(tmp_path)]) == 1  # the progress total follows the same walk
     named = rows([str(tmp_path / "README.md")])
     assert named[0]["status"] == "5.7.133"
+
+
+def test_long_mbox_lines_are_read_in_pieces_with_the_same_messages(tmp_path, monkeypatch):
+    """A stranger's mbox may hold a line of gigabytes: lines are read at most READ_LINE_BYTES
+    at a time, and a piece that starts with "From " inside a long line splits nothing."""
+    long_line = b"X-Padding: " + b"y" * 37 + b"From here on nothing splits " + b"z" * 100 + b"\n"
+    box = tmp_path / "box.mbox"
+    box.write_bytes(mbox_of(MODERN.replace(b"\n\n", b"\n" + long_line + b"\n", 1), DSN))
+    whole = list(batch.iter_units([str(box)]))
+    monkeypatch.setattr(batch, "READ_LINE_BYTES", 16)
+    pieces = list(batch.iter_units([str(box)]))
+    assert len(whole) == 2 and pieces == whole and long_line in whole[0].data
