@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 
 from .errors import InputError
 from .limits import (MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_MIME_OBJECTS, MAX_PARTS,
@@ -427,23 +427,33 @@ def _delivery_status_blocks(part: email.message.Message) -> Union[str, list[dict
         body = block.get_payload()
         if isinstance(body, str) and body.strip():
             return _delivery_status_text(part)
-        fields: dict[str, str] = {}
-        seen: set[str] = set()
-        for k, v in block.items():
-            v = str(v)
-            lines = v.split("\n")
-            if not _FIELD_NAME.fullmatch(k) or "\r" in v or len(k) + len(lines[0]) + 2 > MAX_LINE_CHARS \
-                    or any(len(line) > MAX_LINE_CHARS or line[:1] not in (" ", "\t") or not line.strip()
-                           for line in lines[1:]):
-                return _delivery_status_text(part)
-            if k.lower() in seen:
-                blocks.append(fields)
-                fields, seen = {}, set()
-            seen.add(k.lower())
-            fields.setdefault(k.strip().lower(), " ".join(v.split()))
-        if fields:
+        for run in _field_runs(block):
+            fields: dict[str, str] = {}
+            for k, v in run:
+                v = str(v)
+                lines = v.split("\n")
+                if not _FIELD_NAME.fullmatch(k) or "\r" in v or len(k) + len(lines[0]) + 2 > MAX_LINE_CHARS \
+                        or any(len(line) > MAX_LINE_CHARS or line[:1] not in (" ", "\t") or not line.strip()
+                               for line in lines[1:]):
+                    return _delivery_status_text(part)
+                fields.setdefault(k.strip().lower(), " ".join(v.split()))
             blocks.append(fields)
     return blocks
+
+
+def _field_runs(block: email.message.Message) -> Iterator[list[tuple[str, object]]]:
+    """A field block's (name, value) pairs, split where a field repeats: a repeated field
+    starts a new block (the blank line between them was left out)."""
+    run: list[tuple[str, object]] = []
+    seen: set[str] = set()
+    for k, v in block.items():
+        if k.lower() in seen:
+            yield run
+            run, seen = [], set()
+        seen.add(k.lower())
+        run.append((k, v))
+    if run:
+        yield run
 
 
 def _delivery_status_text(part: email.message.Message) -> str:
@@ -453,13 +463,10 @@ def _delivery_status_text(part: email.message.Message) -> str:
         blocks = []
         for block in payload:
             if isinstance(block, email.message.Message):
-                seen: set[str] = set()
-                for k, v in block.items():
-                    if k.lower() in seen:
+                for n, run in enumerate(_field_runs(block)):
+                    if n:
                         blocks.append("")
-                        seen.clear()
-                    seen.add(k.lower())
-                    blocks.append(f"{k}: {v}")
+                    blocks.extend(f"{k}: {v}" for k, v in run)
                 blocks.append("")
                 body = block.get_payload()
                 if isinstance(body, str) and body.strip():

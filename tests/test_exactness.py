@@ -212,3 +212,18 @@ def test_delivery_status_blocks_property(lines):
     part = next(p for p in msg.walk() if p.get_content_type() == "message/delivery-status")
     fast, grammar, _ = _dsn_both_ways(part)
     assert fast == grammar
+
+
+def test_a_repeated_field_starts_a_new_block_both_ways():
+    """Two recipients with no blank line between them are two blocks, read either way."""
+    raw = ("From: mailer-daemon@example.org\nTo: a@example.org\nMIME-Version: 1.0\n"
+           "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+           "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
+           "Final-Recipient: rfc822; a@b.example\nStatus: 5.1.1\nFinal-Recipient: rfc822; c@d.example\n"
+           "Status: 5.2.2\n--b--\n")
+    part = next(p for p in ndrkb.intake.from_bytes(raw.encode()).walk()
+                if p.get_content_type() == "message/delivery-status")
+    fast, grammar, used_blocks = _dsn_both_ways(part)
+    assert used_blocks and fast == grammar
+    assert fast.recipients == [{"final-recipient": "rfc822; a@b.example", "status": "5.1.1"},
+                               {"final-recipient": "rfc822; c@d.example", "status": "5.2.2"}]
