@@ -214,7 +214,7 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                     msg = read_source(Path(unit.path)) if unit.path is not None else from_bytes(unit.data or b"")
                 except InputError as exc:
                     msg = exc
-                except Exception as exc:  # from_bytes turns a broken parser into InputError; anything else still loses no message
+                except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
                     msg = InputError(f"internal error while reading: {type(exc).__name__}: {exc}")
             return records_for(diagnoser, unit.source, unit.index, msg)
     except MessageTimeout:
