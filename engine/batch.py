@@ -363,17 +363,17 @@ class _Pool:
                 self._collect(chunks, queue)
 
     def _dispatch(self, queue: deque) -> None:
+        """Send the next task to every idle worker. One task in flight per worker: the parent
+        only sends to a worker waiting to receive, so a worker blocked sending back large
+        results never meets a parent blocked sending it more (that was a deadlock)."""
         for w in self.workers:
-            while queue and not (w.tasks and w.tasks[-1][3]):
-                isolated = queue[0][3]
-                if (isolated and w.tasks) or len(w.tasks) >= 2:
-                    break
+            if queue and not w.tasks:
                 task = queue.popleft()
                 w.tasks.append(task)
                 try:
                     w.conn.send(task[:3])
                 except OSError:  # the worker is dead: _collect sees it and resubmits the task
-                    break
+                    pass
 
     def _collect(self, chunks: dict[int, list], queue: deque) -> None:
         busy = [w for w in self.workers if w.tasks]

@@ -210,3 +210,28 @@ def test_long_mbox_lines_are_read_in_pieces_with_the_same_messages(tmp_path, mon
     monkeypatch.setattr(batch, "READ_LINE_BYTES", 16)
     pieces = list(batch.iter_units([str(box)]))
     assert len(whole) == 2 and pieces == whole and long_line in whole[0].data
+
+
+def _wide_dsn(recipients: int) -> bytes:
+    """A DSN with many recipient blocks: small to send to a worker, large to send back."""
+    blocks = "".join(f"\nFinal-Recipient: rfc822; user{i}@example.com\nAction: failed\nStatus: 5.1.1\n"
+                     f"Diagnostic-Code: smtp; 550 5.1.1 user{i} unknown\n" for i in range(recipients))
+    return ("From: MAILER-DAEMON@example.net\nTo: s@example.org\nSubject: Undelivered\nMIME-Version: 1.0\n"
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=B\n\n"
+            "--B\nContent-Type: text/plain\n\nfailed\n--B\nContent-Type: message/delivery-status\n\n"
+            "Reporting-MTA: dns; mx.example.net\n" + blocks + "\n--B--\n").encode()
+
+
+def test_workers_sending_back_large_results_do_not_deadlock(tmp_path):
+    """300 DSNs of 60 recipients (18,000 records, megabytes of results): the pool once hung
+    here, each side blocked sending to the other. Run in a child process with a deadline."""
+    import subprocess
+    import sys
+
+    mbox = tmp_path / "wide.mbox"
+    mbox.write_bytes(mbox_of(*[_wide_dsn(60)] * 300))
+    code = ("import sys, ndrkb; n = sum(1 for r in ndrkb.classify([sys.argv[1]], workers=2) "
+            "if r.error is None and r.status == '5.1.1'); print(n)")
+    done = subprocess.run([sys.executable, "-c", code, str(mbox)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "18000"
