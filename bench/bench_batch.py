@@ -123,9 +123,9 @@ def pack_ratio(folder: Path, limit: int = 2000) -> None:
     """Steady-state per-message time, all packs vs the core packs, measured in this process
     after a warm-up pass over the same messages (engines built, memo filled); the one-time
     cost of building the engines is reported apart."""
-    from ndrkb.batch import iter_units, unit_records
-    from ndrkb.diagnosis import Diagnoser
-    from ndrkb.packs import PackSet, load_packs
+    from ndrkb.run.batch import iter_units, unit_records
+    from ndrkb.diagnoser import Diagnoser
+    from ndrkb.rules.packs import PackSet, load_packs
 
     everything = load_packs()
     core = PackSet([p for p in everything.packs if p.id.startswith("core-") or p.id == "rfc3463"])

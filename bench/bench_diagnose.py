@@ -31,8 +31,8 @@ def samples(paths: list[str]) -> list[Path]:
 
 
 def warm(files: list[Path], rounds: int, memoize: bool) -> tuple[float, int]:
-    from ndrkb.diagnosis import Diagnoser
-    from ndrkb.intake import read_source
+    from ndrkb.diagnoser import Diagnoser
+    from ndrkb.intake.message import read_source
 
     diagnoser = Diagnoser(memoize=memoize)
     data = [f.read_bytes() for f in files]
@@ -58,7 +58,7 @@ def cold(file: Path, runs: int) -> float:
     return statistics.median(walls)
 
 
-STARTUP = ("import time; t = time.perf_counter(); import ndrkb.diagnosis; from ndrkb.packs import load_packs; "
+STARTUP = ("import time; t = time.perf_counter(); import ndrkb.diagnoser; from ndrkb.rules.packs import load_packs; "
            "t1 = time.perf_counter(); load_packs(); t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
 
 

@@ -6,7 +6,7 @@ usage: python bench/score_sisimai.py [EMAILS] [--labels LABELS] [--failures N] [
 Defaults to the sisimai-dev split beside the checkout (``../shared/corpus/external/
 sisimai-dev``): its ``emails/`` and ``labels.jsonl``.  For another split give its
 folder (``--labels`` defaults to ``labels.jsonl`` next to the folder).  Runs
-``ndrkb.batch.classify_records`` in this process, writes the records as JSON Lines
+``ndrkb.run.batch.classify_records`` in this process, writes the records as JSON Lines
 and hands them to ``tools/score.py``; the last line printed is score.py's
 ``score:`` line.  Exit status: score.py's.
 """
@@ -25,7 +25,7 @@ SCORER = SHARED / "tools" / "score.py"
 
 def classify(emails: Path, out: Path) -> None:
     """Write one JSON line per record for every message under ``emails``."""
-    from ndrkb.batch import classify_records
+    from ndrkb.run.batch import classify_records
 
     with open(out, "w", encoding="utf-8") as fh:
         for record in classify_records([str(emails)]):

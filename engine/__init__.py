@@ -18,8 +18,8 @@ from .models import BatchRecord, Diagnosis, RecipientDiagnosis, RecipientFacts
 
 @functools.cache
 def default_diagnoser():  # type: ignore[no-untyped-def]
-    """The shared :class:`~ndrkb.diagnosis.Diagnoser` with the discoverable packs."""
-    from .diagnosis import Diagnoser
+    """The shared :class:`~ndrkb.diagnoser.Diagnoser` with the discoverable packs."""
+    from .diagnoser import Diagnoser
 
     return Diagnoser()
 
@@ -29,7 +29,7 @@ def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type
     line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
     ``error`` says what could not be read; it never raises for bad input.  A broken or
     incompatible installed pack raises :class:`PackError` (a configuration problem)."""
-    from .intake import read_source
+    from .intake.message import read_source
 
     name = source_name if source_name is not None else _name_of(source)
     try:
@@ -41,7 +41,7 @@ def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type
 
 def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]
     """Yield DESIGN batch records, lazily, for files, folders, mboxes and Maildirs."""
-    from .batch import classify_records
+    from .run.batch import classify_records
 
     yield from classify_records(sources, **options)
 

@@ -101,13 +101,13 @@ def test_raw_8bit_header_values_are_read_not_raised():
 
 
 def test_input_that_breaks_a_reader_gives_an_error_diagnosis(monkeypatch):
-    import ndrkb.diagnosis
+    import ndrkb.diagnoser
 
     assert "JSON" not in (diagnose(b"[" * 100_000 + b"\n").error or "")  # too deep for json: read as text
 
     def broken(parts):
         raise RecursionError("maximum recursion depth exceeded")
 
-    monkeypatch.setattr(ndrkb.diagnosis, "extract", broken)
+    monkeypatch.setattr(ndrkb.diagnoser, "extract", broken)
     d = diagnose(SAMPLE)
     assert not d.recipients and d.error == "internal error while reading: RecursionError: maximum recursion depth exceeded"

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 import ndrkb
-from ndrkb import batch
+from ndrkb.run import batch
 from ndrkb.cli import main
 from ndrkb.models import RECORD_FIELDS
 
@@ -92,7 +92,7 @@ def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
     def broken(text):
         raise RecursionError("deep")
 
-    monkeypatch.setattr("ndrkb.textreport.classify_lines", broken)
+    monkeypatch.setattr("ndrkb.read.walker.classify_lines", broken)
     out = rows([tmp_path])
     assert [r["error"] for r in out] == ["internal error while reading: RecursionError: deep"] * 2
 

@@ -13,7 +13,7 @@ distributed = pytest.importorskip("distributed")
 
 
 def test_a_local_cluster_gives_the_records_of_the_single_process_run(tmp_path):
-    from ndrkb.dask_batch import classify_dask
+    from ndrkb.run.dask import classify_dask
 
     shutil.copytree(CORPUS, tmp_path / "corpus")
     (tmp_path / "box.mbox").write_bytes(b"".join(

@@ -10,19 +10,19 @@ import sys
 import pytest
 
 from ndrkb.models import RecipientFacts
-from ndrkb.packs import load_packs
+from ndrkb.rules.packs import load_packs
 
 
 def test_experta_compat_leaves_no_global_state():
     code = ("import collections, logging; root = logging.getLogger(); before = (list(root.handlers), root.level);"
-            "import ndrkb.inference, experta; assert not hasattr(collections, 'Mapping');"
+            "import ndrkb.rules.inference, experta; assert not hasattr(collections, 'Mapping');"
             "assert (list(root.handlers), root.level) == before, (root.handlers, root.level); print('ok')")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip() == "ok", out.stderr
 
 
 def test_experta_runs_a_rule_through_the_shim():
-    from ndrkb.experta_compat import load_experta
+    from ndrkb.rules.experta_compat import load_experta
 
     experta = load_experta()
 
@@ -134,7 +134,7 @@ def test_generic_fallback_for_any_wellformed_code(diagnoser):
 
 
 def test_memoized_result_equals_fresh_result():
-    from ndrkb.diagnosis import Diagnoser
+    from ndrkb.diagnoser import Diagnoser
 
     packs = load_packs()
     facts = RecipientFacts(recipient="a@contoso.com", status="5.7.133", reply_code=550)

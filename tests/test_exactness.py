@@ -8,14 +8,14 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ndrkb
-from ndrkb import grammars
-from ndrkb.batch import iter_units
-from ndrkb.diagnosis import Diagnoser
-from ndrkb.facts import extract
-from ndrkb.inference import Phrases, Text, _Engine, _fact_fields
-from ndrkb.intake import _delivery_status_blocks, _delivery_status_text, dissect, read_source
+from ndrkb.read import parsers as grammars
+from ndrkb.run.batch import iter_units
+from ndrkb.diagnoser import Diagnoser
+from ndrkb.facts.extract import extract
+from ndrkb.rules.inference import Phrases, Text, _Engine, _fact_fields
+from ndrkb.intake.message import _delivery_status_blocks, _delivery_status_text, dissect, read_source
 from ndrkb.models import BatchRecord
-from ndrkb.packs import STAGES
+from ndrkb.rules.packs import STAGES
 
 from .conftest import CORPUS, SHARED
 
@@ -183,7 +183,7 @@ def test_delivery_status_from_stdlib_blocks_equals_the_grammar_reading():
             msg = read_source(path)
         except ndrkb.InputError:
             continue
-        if isinstance(msg, ndrkb.intake.InputText):
+        if isinstance(msg, ndrkb.intake.message.InputText):
             continue
         for part in msg.walk():
             if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status"):
@@ -208,7 +208,7 @@ def test_delivery_status_blocks_property(lines):
            "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
            "--b\nContent-Type: text/plain\n\nfailed\n--b\nContent-Type: message/delivery-status\n\n"
            + "\n".join(lines) + "\n--b--\n")
-    msg = ndrkb.intake.from_bytes(raw.encode())
+    msg = ndrkb.intake.message.from_bytes(raw.encode())
     part = next(p for p in msg.walk() if p.get_content_type() == "message/delivery-status")
     fast, grammar, _ = _dsn_both_ways(part)
     assert fast == grammar
@@ -221,7 +221,7 @@ def test_a_repeated_field_starts_a_new_block_both_ways():
            "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.org\n\n"
            "Final-Recipient: rfc822; a@b.example\nStatus: 5.1.1\nFinal-Recipient: rfc822; c@d.example\n"
            "Status: 5.2.2\n--b--\n")
-    part = next(p for p in ndrkb.intake.from_bytes(raw.encode()).walk()
+    part = next(p for p in ndrkb.intake.message.from_bytes(raw.encode()).walk()
                 if p.get_content_type() == "message/delivery-status")
     fast, grammar, used_blocks = _dsn_both_ways(part)
     assert used_blocks and fast == grammar

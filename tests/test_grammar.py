@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from ndrkb import diagnose
 from ndrkb.errors import InputError
-from ndrkb.facts import best_reply, find_replies
-from ndrkb.grammars import classify_lines, parse_dsn, parse_reply
+from ndrkb.facts.extract import best_reply, find_replies
+from ndrkb.read.parsers import classify_lines, parse_dsn, parse_reply
 
 
 @pytest.mark.parametrize("line, code, status, token, text", [
@@ -145,6 +145,6 @@ def test_grammars_leave_nothing_in_the_shared_temporary_folder(tmp_path):
     import subprocess
     import sys
 
-    code = "from ndrkb import grammars\nfor n in ('smtp_reply', 'dsn', 'ndr_text'): grammars.parser(n)"
+    code = "from ndrkb.read import parsers\nfor n in ('smtp_reply', 'dsn', 'ndr_text'): parsers.parser(n)"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert list(tmp_path.iterdir()) == []

@@ -10,9 +10,10 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ndrkb import default_diagnoser, diagnose, grammars, limits
-from ndrkb.batch import Unit, unit_records
-from ndrkb.textreport import ADDRESS
+from ndrkb import default_diagnoser, diagnose, limits
+from ndrkb.read import parsers as grammars
+from ndrkb.run.batch import Unit, unit_records
+from ndrkb.read.walker import ADDRESS
 
 from .conftest import CORPUS, SHARED
 
@@ -149,7 +150,7 @@ def test_mime_nested_past_the_parsers_reach_is_an_input_error():
 def test_the_mime_reader_builds_a_bounded_number_of_objects():
     """8 MiB of empty parts or delivery-status blocks took 14 s and 900 MB; the reader now
     stops at MAX_MIME_OBJECTS and what came before is still read."""
-    from ndrkb.intake import read_mime
+    from ndrkb.intake.message import read_mime
 
     head = ("From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
             'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'

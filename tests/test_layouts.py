@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ndrkb.batch import classify_records
-from ndrkb.facts import extract
-from ndrkb.intake import dissect, read_source
+from ndrkb.run.batch import classify_records
+from ndrkb.facts.extract import extract
+from ndrkb.intake.message import dissect, read_source
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

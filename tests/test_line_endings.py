@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ndrkb.batch import classify_records
+from ndrkb.run.batch import classify_records
 
 TWINS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "external" / "sisimai-dev"
 

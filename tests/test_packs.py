@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ndrkb.errors import PackError
-from ndrkb.intake import read_source
-from ndrkb.packs import BUILTIN_DIR, discover, load_packs, pack_json_schema, read_pack, read_packs
+from ndrkb.intake.message import read_source
+from ndrkb.rules.packs import BUILTIN_DIR, discover, load_packs, pack_json_schema, read_pack, read_packs
 
 from .conftest import REPO
 
@@ -215,7 +215,7 @@ def test_override_pack_is_dispatched_only_with_the_pack_it_follows(tmp_path):
 
 
 def test_site_override_adds_remediation_and_shows_in_the_trace(tmp_path):
-    from ndrkb.diagnosis import Diagnoser
+    from ndrkb.diagnoser import Diagnoser
 
     diagnoser = Diagnoser(extra_packs=[write_pack(tmp_path, "site", HELPDESK)])
     msg = read_source("550 5.7.12 RESOLVER.RST.SenderNotAuthenticatedForOrg; Delivery not authorized")

@@ -26,10 +26,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple, Optional
 
-from .errors import InputError
-from .intake import from_bytes, is_maildir, is_mbox, read_source
-from .limits import MAX_MESSAGE_BYTES, MESSAGE_TIMEOUT_SECONDS
-from .models import BatchRecord
+from ..errors import InputError
+from ..intake.message import from_bytes, is_maildir, is_mbox, read_source
+from ..limits import MAX_MESSAGE_BYTES, MESSAGE_TIMEOUT_SECONDS
+from ..models import BatchRecord
 
 #: Messages sent to a worker at a time, and chunks in flight per worker.
 CHUNK_SIZE = 64
@@ -258,12 +258,12 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     """:func:`classify_messages` as record rows (values in ``RECORD_FIELDS`` order), as the
     workers send them: what a writer of JSON Lines or CSV needs, without building records."""
     if diagnoser is None:
-        from . import default_diagnoser
-        from .diagnosis import Diagnoser
+        from .. import default_diagnoser
+        from ..diagnoser import Diagnoser
 
         diagnoser = default_diagnoser() if memoize else Diagnoser(memoize=False)
     elif not memoize:
-        from .diagnosis import Diagnoser
+        from ..diagnoser import Diagnoser
 
         diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
     units = iter_units(sources)

@@ -1,9 +1,9 @@
 """Batch classification on a Dask cluster, when one machine is not enough.
 
-The client walks the inputs into units (:func:`ndrkb.batch.iter_units`: file paths, or
+The client walks the inputs into units (:func:`ndrkb.run.batch.iter_units`: file paths, or
 the bytes of mbox messages), cuts them into partitions and submits one task per
 partition; each Dask worker diagnoses its partition with the same per-message code
-as a local run (:func:`ndrkb.batch.unit_records`, hence :func:`ndrkb.batch.records_for`),
+as a local run (:func:`ndrkb.run.batch.unit_records`, hence :func:`ndrkb.run.batch.records_for`),
 and the client yields the records in input order.  Workers read the files
 themselves, so they must see the same paths (shared storage).  Install with
 ``pip install 'ndrkb[dask]'``.
@@ -17,8 +17,8 @@ from typing import Iterable, Iterator, Optional, Union
 
 from distributed import Client
 
-from .batch import Unit, iter_units, unit_records
-from .models import BatchRecord
+from ..run.batch import Unit, iter_units, unit_records
+from ..models import BatchRecord
 
 #: Messages per Dask task, and tasks in flight per worker thread.
 PARTITION_SIZE = 500
@@ -27,8 +27,8 @@ TASKS_PER_THREAD = 3
 
 @functools.cache
 def _diagnoser(memoize: bool):  # type: ignore[no-untyped-def]
-    from . import default_diagnoser
-    from .diagnosis import Diagnoser
+    from .. import default_diagnoser
+    from ..diagnoser import Diagnoser
 
     return default_diagnoser() if memoize else Diagnoser(memoize=False)
 

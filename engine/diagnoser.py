@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
 from .errors import InputError
-from .facts import extract
-from .feedback import feedback_facts, is_feedback
-from .inference import Inference, Outcome, trace_steps
-from .intake import InputText, Parts, dissect
+from .facts.extract import extract
+from .facts.feedback import feedback_facts, is_feedback
+from .rules.inference import Inference, Outcome, trace_steps
+from .intake.message import InputText, Parts, dissect
 from .models import (TYPE_EXPANSION, BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
-from .packs import PackSet, load_packs
+from .rules.packs import PackSet, load_packs
 
 TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "
                      "it could be. Find the type with: Get-Recipient <address> | Format-List "

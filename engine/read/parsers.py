@@ -20,8 +20,8 @@ from lark import Lark, Token
 from lark.exceptions import LarkError
 from lark.lexer import BasicLexer, LexerThread
 
-from .errors import InputError
-from .limits import LEX_LINE_CHARS, MAX_LINE_CHARS, MAX_LONG_LINES
+from ..errors import InputError
+from ..limits import LEX_LINE_CHARS, MAX_LINE_CHARS, MAX_LONG_LINES
 
 GRAMMAR_DIR = Path(str(importlib.resources.files("ndrkb.grammar")))
 

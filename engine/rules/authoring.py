@@ -10,9 +10,9 @@ from pathlib import Path
 from string import Template
 from typing import Iterable, Optional
 
-from .errors import NdrkbError, PackError
-from .models import Diagnosis, RecipientDiagnosis
-from .packs import Expectation, Pack, PackSet, pack_folders, read_packs
+from ..errors import NdrkbError, PackError
+from ..models import Diagnosis, RecipientDiagnosis
+from ..rules.packs import Expectation, Pack, PackSet, pack_folders, read_packs
 
 _CODE = re.compile(r"^[45]\.[0-9]{1,3}\.[0-9]{1,3}$")
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")
@@ -48,8 +48,8 @@ class ExampleResult:
 
 def run_examples(pack: Pack, packs: PackSet) -> list[ExampleResult]:
     """Diagnose each of the pack's ``[[example]]`` files with ``packs`` and compare with its expectation."""
-    from .diagnosis import Diagnoser
-    from .intake import read_source
+    from ..diagnoser import Diagnoser
+    from ..intake.message import read_source
 
     diagnoser = Diagnoser(packs=packs)
     results = []

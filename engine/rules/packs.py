@@ -14,8 +14,8 @@ from typing import Iterable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import PackError
-from .models import REASONS, RECIPIENT_TYPES, ROLES, Reason, RecipientType, Role
+from ..errors import PackError
+from ..models import REASONS, RECIPIENT_TYPES, ROLES, Reason, RecipientType, Role
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -445,7 +445,7 @@ def _validation_message(where: _Where, data: dict, err: dict) -> str:
 
 def _check_pack(spec: PackSpec, where: _Where, folder: Path) -> list[str]:
     """Problems visible in one pack alone: references, stage, sources, dispatch, version, examples."""
-    from . import __version__
+    from .. import __version__
 
     problems = []
     meta = spec.pack

@@ -1,4 +1,4 @@
-"""``ndrkb packs``: list, check, test and create rule packs (logic in :mod:`ndrkb.packtools`).
+"""``ndrkb packs``: list, check, test and create rule packs (logic in :mod:`ndrkb.rules.authoring`).
 
 Exit status: 0 success; 1 a pack problem or a failed example; 2 usage error.
 """
@@ -11,14 +11,14 @@ from typing import Optional
 
 import click
 
-from .errors import PackError
+from ..errors import PackError
 
 extra_option = click.option("--pack", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
                             help="Extra pack folder (or folder of packs); repeatable. Also: NDRKB_PACKS.")
 
 
 def _load(extra: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from .packs import load_packs
+    from ..rules.packs import load_packs
 
     try:
         return load_packs(extra)
@@ -59,7 +59,7 @@ def list_packs(as_json: bool, extra: tuple[Path, ...]) -> None:
 @extra_option
 def check(path: Path, extra: tuple[Path, ...]) -> None:
     """Validate the pack(s) at PATH, alone and with the installed packs."""
-    from .packtools import check_folder
+    from ..rules.authoring import check_folder
 
     found, problems = check_folder(path, extra)
     for problem in problems:
@@ -78,7 +78,7 @@ def check(path: Path, extra: tuple[Path, ...]) -> None:
 @extra_option
 def test(which: Optional[str], extra: tuple[Path, ...]) -> None:
     """Run a pack's [[example]] NDRs (all packs when none is named) against their expectations."""
-    from .packtools import run_examples, select_packs
+    from ..rules.authoring import run_examples, select_packs
 
     if which is not None and Path(which).exists():
         extra = (*extra, Path(which))
@@ -111,7 +111,7 @@ def test(which: Optional[str], extra: tuple[Path, ...]) -> None:
 @extra_option
 def new(code: str, into: Path, extra: tuple[Path, ...]) -> None:
     """Create a pack folder for a status CODE such as 5.7.999, with one example that passes."""
-    from .packtools import check_folder, new_pack
+    from ..rules.authoring import check_folder, new_pack
 
     try:
         folder = new_pack(code, into)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 from typing import Optional
 
-from .errors import InputError
-from .grammars import Reply, dsn_fields, parse_dsn, parse_reply
-from .intake import Parts
-from .limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
-from .models import RecipientFacts
-from .textreport import ADDRESS, Block, clean_address, read_text
+from ..errors import InputError
+from ..read.parsers import Reply, dsn_fields, parse_dsn, parse_reply
+from ..intake.message import Parts
+from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
+from ..models import RecipientFacts
+from ..read.walker import ADDRESS, Block, clean_address, read_text
 
 __all__ = ["ADDRESS", "MTA_SIGNS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "read_text"]

@@ -14,16 +14,16 @@ from typing import Optional
 
 import click
 
-from . import __version__
-from .errors import NdrkbError, PackError
+from .. import __version__
+from ..errors import NdrkbError, PackError
 
 pack_option = click.option("--pack", "packs", multiple=True, type=click.Path(exists=True, path_type=Path),
                            help="Extra pack folder (or folder of packs); repeatable. Also: NDRKB_PACKS.")
 
 
 def _diagnoser(packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from . import default_diagnoser
-    from .diagnosis import Diagnoser
+    from .. import default_diagnoser
+    from ..diagnoser import Diagnoser
 
     try:
         return Diagnoser(extra_packs=packs) if packs else default_diagnoser()
@@ -32,9 +32,9 @@ def _diagnoser(packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
 
 
 def _read_one(path: str, packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from .intake import from_bytes, read_source
-    from .limits import MAX_MESSAGE_BYTES
-    from .models import Diagnosis
+    from ..intake.message import from_bytes, read_source
+    from ..limits import MAX_MESSAGE_BYTES
+    from ..models import Diagnosis
 
     diagnoser = _diagnoser(packs)
     try:
@@ -61,7 +61,7 @@ def main() -> None:
 @pack_option
 def diagnose(path: str, as_json: bool, packs: tuple[Path, ...]) -> None:
     """Diagnose one bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin)."""
-    from .report import render_report
+    from ..output.report import render_report
 
     d = _read_one(path, packs)
     click.echo(d.model_dump_json(indent=2) if as_json else render_report(d), nl=as_json)
@@ -74,7 +74,7 @@ def diagnose(path: str, as_json: bool, packs: tuple[Path, ...]) -> None:
 @pack_option
 def explain(path: str, packs: tuple[Path, ...]) -> None:
     """Print the full explanation: facts read and every rule fired, with matches and sources."""
-    from .report import render_trace
+    from ..output.report import render_trace
 
     d = _read_one(path, packs)
     click.echo(render_trace(d), nl=False)
@@ -113,9 +113,9 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     import time
     from collections import Counter
 
-    from .batch import classify_rows, count_messages
-    from .diagnosis import Diagnoser
-    from .models import RECORD_FIELDS
+    from ..run.batch import classify_rows, count_messages
+    from ..diagnoser import Diagnoser
+    from ..models import RECORD_FIELDS
 
     diagnoser = _diagnoser(packs)
     if no_memo:
@@ -191,14 +191,14 @@ def _summary(messages: int, diagnosed: int, records: int, errors: int, tally: di
 @click.argument("which", type=click.Choice(["diagnosis", "record", "pack"]), default="diagnosis")
 def schema(which: str) -> None:
     """Print a JSON Schema: the diagnosis, the batch record, or the pack format."""
-    from .models import BatchRecord, Diagnosis
-    from .packs import pack_json_schema
+    from ..models import BatchRecord, Diagnosis
+    from ..rules.packs import pack_json_schema
 
     doc = {"diagnosis": Diagnosis.model_json_schema, "record": BatchRecord.model_json_schema,
            "pack": pack_json_schema}[which]()
     click.echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
-from .cli_packs import packs  # noqa: E402  (the `ndrkb packs` group)
+from .packs import packs  # noqa: E402  (the `ndrkb packs` group)
 
 main.add_command(packs)

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import re
 
-from .errors import InputError
-from .grammars import parse_dsn
-from .intake import Parts
-from .models import RecipientFacts
-from .textreport import ADDRESS, clean_address
+from ..errors import InputError
+from ..read.parsers import parse_dsn
+from ..intake.message import Parts
+from ..models import RecipientFacts
+from ..read.walker import ADDRESS, clean_address
 
 _AUTOREPLY_SUBJECT = re.compile(r"^(?:auto(?:matic)?[ -]?(?:reply|response)|out of (?:the )?office|vacation)\b", re.I)
 _MAIL_SYSTEM = re.compile(r"mailer-daemon|postmaster|mail delivery|mail system", re.I)

@@ -1,6 +1,6 @@
 """The rule engine: pack rules compiled into experta, run in three stages, with a trace.
 
-This is the only module that imports experta (through :mod:`ndrkb.experta_compat`).
+This is the only module that imports experta (through :mod:`ndrkb.rules.experta_compat`).
 Stages: ``infer`` (a status code when the bounce gives none), ``diagnose`` (reason,
 role, cause, recipient type; the packs dispatched by status code and token plus the
 always-on core and fallback), ``finalize`` (permanent, hard bounce).  Within a stage a
@@ -18,9 +18,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from .experta_compat import load_experta
-from .models import RecipientFacts, TraceStep
-from .packs import STAGES, Pack, PackSet, RuleSpec, code_matches, reply_matches
+from ..rules.experta_compat import load_experta
+from ..models import RecipientFacts, TraceStep
+from ..rules.packs import STAGES, Pack, PackSet, RuleSpec, code_matches, reply_matches
 
 experta = load_experta()
 

@@ -24,8 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .grammars import Reply, TextLine, classify_lines
-from .limits import MAX_RECIPIENTS
+from ..read.parsers import Reply, TextLine, classify_lines
+from ..limits import MAX_RECIPIENTS
 
 #: An email address. Its parts are bounded (unbounded, a long run of address characters made
 #: every search quadratic): labels by DNS's 63 characters, the local part by 256, not RFC
@@ -94,7 +94,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
     """Walk the classified lines of ``text`` into recipient blocks.
 
     ``ignore`` holds addresses that never open a block (the bounce's own sender).
-    Replies are not parsed here; :func:`ndrkb.facts.extract` reads them from the text.
+    Replies are not parsed here; :func:`ndrkb.facts.extract.extract` reads them from the text.
     """
     lines: list[TextLine] = classify_lines(text) if text.strip() else []
     blocks: list[Block] = []

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import textwrap
 
-from .models import Diagnosis, RecipientDiagnosis, TraceStep
+from ..models import Diagnosis, RecipientDiagnosis, TraceStep
 
 ROLE_TEXT = {
     "sender": "the sender",

@@ -2,7 +2,7 @@
 
 Accepted inputs: a path (an ``.eml`` or pasted text in a file), ``str`` or ``bytes``
 (a whole message, pasted NDR text, or one SMTP reply line), or an
-``email.message.Message``; containers (mbox, Maildir) are split by :mod:`ndrkb.batch`.
+``email.message.Message``; containers (mbox, Maildir) are split by :mod:`ndrkb.run.batch`.
 MIME is read with the standard library; sizes, nesting and part counts are bounded
 (:mod:`ndrkb.limits`).
 """
@@ -21,8 +21,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-from .errors import InputError
-from .limits import (MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_MIME_OBJECTS, MAX_PARTS,
+from ..errors import InputError
+from ..limits import (MAX_DEPTH, MAX_HTML_CHARS, MAX_LINE_CHARS, MAX_MESSAGE_BYTES, MAX_MIME_OBJECTS, MAX_PARTS,
                      MAX_TEXT_CHARS)
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]

@@ -1,0 +1,1 @@
+"""Facts: the parts of a bounce read into one typed :class:`~ndrkb.models.RecipientFacts` per recipient."""

@@ -1,0 +1,1 @@
+"""Output: renderings of a diagnosis for people (the report, the trace) and record writers."""
