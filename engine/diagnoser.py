@@ -15,9 +15,10 @@ from .facts.extract import extract
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
 from .intake.message import InputText, Parts, dissect
-from .models import (TYPE_EXPANSION, BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
+from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
 from .rules.packs import PackSet, load_packs
+from .vocabulary import TYPE_EXPANSION
 
 TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "
                      "it could be. Find the type with: Get-Recipient <address> | Format-List "

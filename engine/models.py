@@ -5,37 +5,11 @@ JSON Schema exported (``Diagnosis.model_json_schema()``).
 """
 from __future__ import annotations
 
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Role = Literal["sender", "sender_admin", "recipient_admin", "none"]
-RecipientType = Literal[
-    "user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",
-    "security_group", "dynamic_distribution_group", "m365_group", "public_folder",
-    "mailbox", "group",
-]
-Reason = Literal[
-    "authfailure", "badreputation", "blocked", "contenterror", "delivered", "exceedlimit",
-    "expired", "failedstarttls", "feedback", "filtered", "hasmoved", "hostunknown",
-    "mailboxfull", "mailererror", "mesgtoobig", "networkerror", "norelaying", "notaccept",
-    "notcompliantrfc", "onhold", "policyviolation", "rejected", "requireptr",
-    "securityerror", "spamdetected", "speeding", "suspend", "syntaxerror", "systemerror",
-    "systemfull", "toomanyconn", "undefined", "userunknown", "vacation", "virusdetected",
-]
-Kind = Literal["bounce", "feedback", "autoreply"]
-
-ROLES: tuple[str, ...] = Role.__args__  # type: ignore[attr-defined]
-RECIPIENT_TYPES: tuple[str, ...] = RecipientType.__args__  # type: ignore[attr-defined]
-REASONS: tuple[str, ...] = Reason.__args__  # type: ignore[attr-defined]
-
-#: Concrete recipient types an umbrella value (or ``None``) can stand for.
-TYPE_EXPANSION: dict[Optional[str], tuple[str, ...]] = {
-    None: ("user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",
-           "security_group", "dynamic_distribution_group", "m365_group", "public_folder"),
-    "mailbox": ("user_mailbox", "shared_mailbox"),
-    "group": ("distribution_group", "security_group", "dynamic_distribution_group", "m365_group"),
-}
+from .vocabulary import Kind, Reason, RecipientType, Role
 
 
 class RecipientFacts(BaseModel):

@@ -79,6 +79,30 @@ def test_schema_errors_name_file_line_rule_and_field(tmp_path):
     assert "5.7.99z" in problem
 
 
+@pytest.mark.parametrize("field, value", [("mta", "postfix"), ("action", "bounced"), ("kind", "dsn"),
+                                          ("reason", "spam")])
+def test_condition_names_come_from_the_vocabulary(tmp_path, field, value):
+    """``when.mta = ["postfix"]`` once passed and never fired: names outside the vocabulary are refused."""
+    folder = write_pack(tmp_path, "p", f"""\
+        [pack]
+        id = "p"
+        title = "P"
+        version = "1.0"
+        codes = ["5.7.999"]
+
+        [[rule]]
+        id = "first"
+        description = "d"
+        reference = "RFC 3463"
+        when.status = ["5.7.999"]
+        when.{field} = ["{value}"]
+        then = {{ role = "sender" }}
+        """)
+    (problem,) = problems_of(folder)
+    assert problem.startswith(f"{folder / 'pack.toml'}:12: rule first: when.{field}: ")
+    assert f"unknown {field}: '{value}'" in problem
+
+
 def test_toml_errors_give_the_line(tmp_path):
     folder = write_pack(tmp_path, "p", '[pack]\nid = "p"\ntitle = \n')
     (problem,) = problems_of(folder)

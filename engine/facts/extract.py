@@ -16,22 +16,13 @@ from ..intake.message import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
 from ..read.walker import ADDRESS, Block, clean_address, read_text
+from ..vocabulary import MTA_FAMILIES
 
-__all__ = ["ADDRESS", "MTA_SIGNS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
+__all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "read_text"]
 _REPLY_START = re.compile(
     r"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>[245][0-9][0-9])(?=[\s-])|[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9]))")
 _CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|\.\.\.|said|returned|error)[ \t]*$", re.I | re.M)
-
-#: Reporting-system families, recognised from headers and line kinds.  Order matters:
-#: the first family whose sign is present wins.
-MTA_SIGNS: tuple[tuple[str, tuple[str, ...], tuple[str, ...], tuple[str, ...]], ...] = (
-    # family, header names present, reporting-MTA suffixes, text line kinds
-    ("exchange-online", (), ("outlook.com", "exchangelabs.com", "office365.com"), ("RCPT_EXO", "STATUS_EXO")),
-    ("exchange", ("x-ms-exchange-message-is-ndr",), (), ("SECTION_EXO_LEGACY", "SECTION_EXO_DIAG",
-                                                         "SERVER_EXO_LEGACY", "REPLY_EXO_REMOTE")),
-)
-
 
 def find_replies(text: str) -> list[Reply]:
     """Every server reply quoted in ``text``, in order (wrapped replies give several).
@@ -143,10 +134,10 @@ def _after_type(value: Optional[str]) -> Optional[str]:
 def detect_mta(parts: Parts, kinds: set[str], reporting_mta: Optional[str]) -> Optional[str]:
     """The family of the system that wrote the bounce, or None when no sign is present."""
     host = (reporting_mta or "").lower().rstrip(".")
-    for family, headers, suffixes, line_kinds in MTA_SIGNS:
-        if any(h in parts.headers for h in headers) or any(host.endswith(s) for s in suffixes) \
-                or any(k in kinds for k in line_kinds):
-            return family
+    for name, family in MTA_FAMILIES.items():
+        if any(h in parts.headers for h in family.headers) or any(host.endswith(s) for s in family.reporting_suffixes) \
+                or any(k in kinds for k in family.line_kinds):
+            return name
     return None
 
 

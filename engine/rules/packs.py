@@ -12,10 +12,10 @@ import sys
 from pathlib import Path
 from typing import Iterable, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from ..errors import PackError
-from ..models import REASONS, RECIPIENT_TYPES, ROLES, Reason, RecipientType, Role
+from ..vocabulary import ACTIONS, KINDS, MTA_NAMES, REASONS, RECIPIENT_TYPES, ROLES, Reason, RecipientType, Role
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,6 +23,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 BUILTIN_DIR = Path(str(importlib.resources.files("ndrkb.kb")))
+#: The closed sets a condition's names must come from.
+_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS}
 
 Stage = Literal["infer", "diagnose", "finalize"]
 Layer = Literal["fallback", "core", "knowledge", "site"]
@@ -127,12 +129,13 @@ class When(_Strict):
             raise ValueError("empty phrase")
         return [" ".join(p.lower().split()) for p in v]
 
-    @field_validator("reason")
+    @field_validator("reason", "mta", "action", "kind")
     @classmethod
-    def _reasons(cls, v: list[str]) -> list[str]:
-        bad = [r for r in v if r not in REASONS]
+    def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        known = _VOCABULARY[info.field_name]
+        bad = [r for r in v if r not in known]
         if bad:
-            raise ValueError(f"unknown reason: {', '.join(bad)}")
+            raise ValueError(f"unknown {info.field_name}: {', '.join(map(repr, bad))} (known: {', '.join(known)})")
         return v
 
     def phrases(self) -> set[str]:
