@@ -125,7 +125,8 @@ def pack_ratio(folder: Path, limit: int = 2000) -> None:
     cost of building the engines is reported apart."""
     from ndrkb.run.batch import iter_units, unit_records
     from ndrkb.diagnoser import Diagnoser
-    from ndrkb.rules.packs import PackSet, load_packs
+    from ndrkb.rules.dispatch import PackSet
+    from ndrkb.rules.loading import load_packs
 
     everything = load_packs()
     core = PackSet([p for p in everything.packs if p.id.startswith("core-") or p.id == "rfc3463"])

@@ -58,7 +58,7 @@ def cold(file: Path, runs: int) -> float:
     return statistics.median(walls)
 
 
-STARTUP = ("import time; t = time.perf_counter(); import ndrkb.diagnoser; from ndrkb.rules.packs import load_packs; "
+STARTUP = ("import time; t = time.perf_counter(); import ndrkb.diagnoser; from ndrkb.rules.loading import load_packs; "
            "t1 = time.perf_counter(); load_packs(); t2 = time.perf_counter(); print(t1 - t, t2 - t1)")
 
 

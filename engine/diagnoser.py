@@ -17,7 +17,8 @@ from .rules.inference import Inference, Outcome, trace_steps
 from .intake.message import InputText, Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
-from .rules.packs import PackSet, load_packs
+from .rules.dispatch import PackSet
+from .rules.loading import load_packs
 from .vocabulary import TYPE_EXPANSION
 
 TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "

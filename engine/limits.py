@@ -29,3 +29,5 @@ MAX_LONG_LINES = 32
 MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
 #: Seconds one message may take in a batch worker before it becomes an error record.
 MESSAGE_TIMEOUT_SECONDS = 30
+#: Bytes of one ``pack.toml`` read at most; a larger pack is refused.
+MAX_PACK_BYTES = 2 * 1024 * 1024

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from ndrkb.models import RecipientFacts
-from ndrkb.rules.packs import load_packs
+from ndrkb.rules.loading import load_packs
 
 
 def test_experta_compat_leaves_no_global_state():

@@ -15,7 +15,7 @@ from ndrkb.facts.extract import extract
 from ndrkb.rules.inference import Phrases, Text, _Engine, _fact_fields
 from ndrkb.intake.message import _delivery_status_blocks, _delivery_status_text, dissect, read_source
 from ndrkb.models import BatchRecord
-from ndrkb.rules.packs import STAGES
+from ndrkb.rules.schema import STAGES
 
 from .conftest import CORPUS, SHARED
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ndrkb import diagnose
-from ndrkb.rules.packs import load_packs
+from ndrkb.rules.loading import load_packs
 
 PACKS = load_packs().packs
 EXAMPLES = [(p, ex) for p in PACKS if p.origin == "builtin" for ex in p.spec.example]

@@ -10,7 +10,9 @@ import pytest
 
 from ndrkb.errors import PackError
 from ndrkb.intake.message import read_source
-from ndrkb.rules.packs import BUILTIN_DIR, discover, load_packs, pack_json_schema, read_pack, read_packs
+from ndrkb.rules.discovery import BUILTIN_DIR, discover
+from ndrkb.rules.loading import load_packs, read_pack, read_packs
+from ndrkb.rules.schema import pack_json_schema
 
 from .conftest import REPO
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ndrkb import diagnose
-from ndrkb.rules.packs import code_key
+from ndrkb.rules.schema import code_key
 
 FACTS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ndr-facts.md"
 

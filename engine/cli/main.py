@@ -192,7 +192,7 @@ def _summary(messages: int, diagnosed: int, records: int, errors: int, tally: di
 def schema(which: str) -> None:
     """Print a JSON Schema: the diagnosis, the batch record, or the pack format."""
     from ..models import BatchRecord, Diagnosis
-    from ..rules.packs import pack_json_schema
+    from ..rules.schema import pack_json_schema
 
     doc = {"diagnosis": Diagnosis.model_json_schema, "record": BatchRecord.model_json_schema,
            "pack": pack_json_schema}[which]()

@@ -18,7 +18,7 @@ extra_option = click.option("--pack", "extra", multiple=True, type=click.Path(ex
 
 
 def _load(extra: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from ..rules.packs import load_packs
+    from ..rules.loading import load_packs
 
     try:
         return load_packs(extra)

@@ -12,7 +12,10 @@ from typing import Iterable, Optional
 
 from ..errors import NdrkbError, PackError
 from ..models import Diagnosis, RecipientDiagnosis
-from ..rules.packs import Expectation, Pack, PackSet, pack_folders, read_packs
+from .discovery import pack_folders
+from .dispatch import PackSet
+from .loading import read_packs
+from .schema import Expectation, Pack
 
 _CODE = re.compile(r"^[45]\.[0-9]{1,3}\.[0-9]{1,3}$")
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")

@@ -18,9 +18,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
-from ..rules.experta_compat import load_experta
+from .experta_compat import load_experta
 from ..models import RecipientFacts, TraceStep
-from ..rules.packs import STAGES, Pack, PackSet, RuleSpec, code_matches, reply_matches
+from .dispatch import PackSet
+from .schema import STAGES, Pack, RuleSpec, code_matches, reply_matches
 
 experta = load_experta()
 

@@ -1,0 +1,84 @@
+"""Finding packs: built-in ``kb/``, installed packages (entry points), ``NDRKB_PACKS`` and ``--pack``.
+
+An entry point's package is located on disk, never imported.
+"""
+from __future__ import annotations
+
+import importlib.resources
+import re
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..errors import PackError
+
+BUILTIN_DIR = Path(str(importlib.resources.files("ndrkb.kb")))
+
+
+def discover(extra: Iterable[Path] = ()) -> list[tuple[Path, str]]:
+    """Pack folders with their origin: built-in ``kb/``, entry points ``ndrkb.packs``, NDRKB_PACKS, ``extra``.
+
+    Each folder appears once (by resolved path).  An entry point names a package holding
+    pack folders (or one pack); the package is located, never imported.  Every place that
+    holds no pack is reported in one :class:`PackError`.
+    """
+    import os
+    from importlib.metadata import entry_points
+
+    problems: list[str] = []
+    found: list[tuple[Path, str]] = []
+    found += [(folder, "builtin") for folder in pack_folders(BUILTIN_DIR)]
+    for ep in sorted(entry_points(group="ndrkb.packs"), key=lambda e: (e.name, e.value)):
+        dist = f" of {ep.dist.name}" if getattr(ep, "dist", None) is not None else ""
+        name = f"entry point {ep.name}{dist}"
+        package = _locate_package(ep.value)
+        if package is None:
+            problems.append(f"{name} (group ndrkb.packs): cannot find package {ep.value!r}")
+            continue
+        folders = pack_folders(package)
+        if not folders:
+            problems.append(f"{name} (group ndrkb.packs): package {ep.value} ({package}) holds no pack.toml")
+        found += [(folder, name) for folder in folders]
+    env = os.environ.get("NDRKB_PACKS", "")
+    roots = [(Path(p), "NDRKB_PACKS") for p in env.split(os.pathsep) if p]
+    roots += [(Path(p), "--pack") for p in extra]
+    for root, how in roots:
+        folders = pack_folders(root)
+        if not folders:
+            problems.append(f"{root} (from {how}): no pack.toml here and not a folder of packs")
+        found += [(folder, f"{how} {root}") for folder in folders]
+    if problems:
+        raise PackError(problems)
+    unique: dict[Path, tuple[Path, str]] = {}
+    for folder, origin in found:
+        unique.setdefault(folder.resolve(), (folder, origin))
+    return list(unique.values())
+
+
+def pack_folders(root: Path) -> list[Path]:
+    """``root`` if it is a pack folder, else its sub-folders that are, sorted."""
+    if (root / "pack.toml").is_file():
+        return [root]
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if (p / "pack.toml").is_file())
+
+
+def _locate_package(value: str) -> Optional[Path]:
+    """The folder of an installed package named ``pkg`` or ``pkg.sub``, found without importing it."""
+    from importlib.util import find_spec
+
+    name = value.split(":")[0].strip()
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*", name):
+        return None
+    top, *rest = name.split(".")
+    try:
+        spec = find_spec(top)  # a top-level name: finders only, no module code runs
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for location in spec.submodule_search_locations:
+        folder = Path(location).joinpath(*rest)
+        if folder.is_dir():
+            return folder
+    return None
