@@ -148,3 +148,19 @@ def test_grammars_leave_nothing_in_the_shared_temporary_folder(tmp_path):
     code = "from ndrkb.read import parsers\nfor n in ('smtp_reply', 'dsn', 'ndr_text'): parsers.parser(n)"
     subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "TMPDIR": str(tmp_path)})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_shared_patterns_come_from_common_lark():
+    """The status code, reply code and address are written once, in grammar/common.lark, and
+    the grammars and the Python readers all use that one definition."""
+    import re
+
+    from ndrkb.read.parsers import COMMON, parser
+    from ndrkb.read.walker import ADDRESS
+    from ndrkb.rules.schema import CODE
+
+    assert set(COMMON) == {"STATUS_CODE", "REPLY_CODE", "ADDRESS"}
+    assert COMMON["STATUS_CODE"] in parser("smtp_reply").get_terminal("ENHANCED").pattern.to_regexp()
+    assert COMMON["REPLY_CODE"] in parser("ndr_text").get_terminal("RCPT_REPLY").pattern.to_regexp()
+    assert ADDRESS.pattern == COMMON["ADDRESS"] and CODE == COMMON["STATUS_CODE"]
+    assert re.fullmatch(CODE, "5.7.133") and not re.fullmatch(CODE, "6.7.1")

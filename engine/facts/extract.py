@@ -11,7 +11,7 @@ import re
 from typing import Optional
 
 from ..errors import InputError
-from ..read.parsers import Reply, dsn_fields, parse_dsn, parse_reply
+from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn, parse_reply
 from ..intake.message import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
@@ -21,7 +21,7 @@ from ..vocabulary import MTA_FAMILIES
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "read_text"]
 _REPLY_START = re.compile(
-    r"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>[245][0-9][0-9])(?=[\s-])|[245]\.[0-9]{1,3}\.[0-9]{1,3}(?![0-9]|\.[0-9]))")
+    rf"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>{REPLY_CODE})(?=[\s-])|{STATUS_CODE}(?![0-9]|\.[0-9]))")
 _CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|\.\.\.|said|returned|error)[ \t]*$", re.I | re.M)
 
 def find_replies(text: str) -> list[Reply]:
@@ -39,7 +39,7 @@ def find_replies(text: str) -> list[Reply]:
             continue
         if starts and m.group("code") is None:
             prev = text[starts[-1]:m.start()]
-            if re.fullmatch(r"#?[245][0-9][0-9][ -]", prev):
+            if re.fullmatch(rf"#?{REPLY_CODE}[ -]", prev):
                 continue  # the enhanced code belongs to the reply code just before it
         starts.append(m.start())
     replies = []
@@ -51,7 +51,7 @@ def find_replies(text: str) -> list[Reply]:
     return replies
 
 
-_LINE_PREFIX = re.compile(r"(?<!\S)#?([245][0-9][0-9])([ -])(?:#?[245]\.[0-9]{1,3}\.[0-9]{1,3}(?=\s))?")
+_LINE_PREFIX = re.compile(rf"(?<!\S)#?({REPLY_CODE})([ -])(?:#?{STATUS_CODE}(?=\s))?")
 
 
 def unfold_replies(text: str) -> str:
@@ -121,7 +121,7 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
 def _status_value(value: Optional[str]) -> Optional[str]:
     if not value:
         return None
-    m = re.search(r"[245]\.[0-9]{1,3}\.[0-9]{1,3}", value)
+    m = re.search(STATUS_CODE, value)
     return m.group(0) if m else None
 
 

@@ -26,6 +26,22 @@ from ..limits import LEX_LINE_CHARS, MAX_LINE_CHARS, MAX_LONG_LINES
 GRAMMAR_DIR = Path(str(importlib.resources.files("ndrkb.grammar")))
 
 
+def _common_terminals() -> dict[str, str]:
+    """The terminals of ``grammar/common.lark`` as regular expressions, read through lark itself,
+    so the Python code and the grammars share one definition of each pattern."""
+    path = GRAMMAR_DIR / "common.lark"
+    names = re.findall(r"^([A-Z_]+)\s*:", path.read_text(encoding="utf-8"), re.M)
+    grammar = f"%import .common ({', '.join(names)})\nstart: {' | '.join(names)}\n"
+    lark = Lark(grammar, parser="lalr", source_path=str(GRAMMAR_DIR / "terminals.lark"))
+    return {name: lark.get_terminal(name).pattern.to_regexp() for name in names}
+
+
+#: Shared patterns (``grammar/common.lark``): an RFC 3463 status code, an SMTP reply code, an address.
+COMMON = _common_terminals()
+STATUS_CODE: str = COMMON["STATUS_CODE"]
+REPLY_CODE: str = COMMON["REPLY_CODE"]
+
+
 @functools.cache
 def parser(name: str) -> Lark:
     """The LALR parser for ``grammar/<name>.lark`` (built once per process)."""

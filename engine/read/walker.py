@@ -24,14 +24,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..read.parsers import Reply, TextLine, classify_lines
+from .parsers import COMMON, REPLY_CODE, Reply, TextLine, classify_lines
 from ..limits import MAX_RECIPIENTS
 
-#: An email address. Its parts are bounded (unbounded, a long run of address characters made
-#: every search quadratic): labels by DNS's 63 characters, the local part by 256, not RFC
-#: 5321's 64, as Exchange's IMCEAEX-encapsulated addresses run to 150 characters and more.
-ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,256}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+#: An email address (``grammar/common.lark``; its parts are bounded so no search is quadratic).
+ADDRESS = re.compile(COMMON["ADDRESS"])
 #: Lines kept per block: enough for a wrapped reply and its explanation.
 MAX_BLOCK_LINES = 16
 
@@ -87,7 +84,7 @@ def _recipient_text(text: str) -> str:
 
 #: Recipient lines that take the held transcript lines (a summary reply or a command).
 _TAKES_HELD = frozenset({"RCPT_REPLY", "RCPT_COMMAND"})
-_QUOTING = re.compile(r"[^\n]*\bRCPT\b|[ \t]*#?[245][0-9][0-9][ -]", re.I)
+_QUOTING = re.compile(rf"[^\n]*\bRCPT\b|[ \t]*#?{REPLY_CODE}[ -]", re.I)
 
 
 def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:

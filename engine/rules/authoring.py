@@ -12,12 +12,12 @@ from typing import Iterable, Optional
 
 from ..errors import NdrkbError, PackError
 from ..models import Diagnosis, RecipientDiagnosis
+from ..read.parsers import STATUS_CODE
 from .discovery import pack_folders
 from .dispatch import PackSet
 from .loading import read_packs
 from .schema import Expectation, Pack
 
-_CODE = re.compile(r"^[45]\.[0-9]{1,3}\.[0-9]{1,3}$")
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")
 
 
@@ -183,7 +183,7 @@ Diagnostic-Code: smtp; $reply $code TODO the server's reply text
 
 def new_pack(code: str, into: Path = Path(".")) -> Path:
     """Create ``pack-<code>/`` in ``into`` (pack.toml and one example NDR that passes); return it."""
-    if not _CODE.match(code):
+    if not (re.fullmatch(STATUS_CODE, code) and code[0] in "45"):
         raise PackError([f"{code!r}: not an enhanced status code of class 4 or 5 (such as 5.7.999)"])
     pack_id = "pack-" + code.replace(".", "-")
     folder = Path(into) / pack_id

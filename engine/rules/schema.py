@@ -11,6 +11,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from ..read.parsers import STATUS_CODE
 from ..vocabulary import ACTIONS, KINDS, MTA_NAMES, REASONS, Reason, RecipientType, Role
 
 #: The closed sets a condition's names must come from.
@@ -23,7 +24,7 @@ Layer = Literal["fallback", "core", "knowledge", "site"]
 LAYER_BASE: dict[str, int] = {"fallback": 0, "core": 100, "knowledge": 300, "site": 900}
 STAGES: tuple[str, ...] = ("infer", "diagnose", "finalize")
 
-CODE = r"[245]\.[0-9]{1,3}\.[0-9]{1,3}"
+CODE = STATUS_CODE
 _PART = r"(?:[0-9]{1,3}|x|\*)"
 _CODE_PATTERN = re.compile(rf"^(?:{CODE}-{CODE}|[245x*]\.{_PART}\.{_PART})$")
 _REPLY_PATTERN = re.compile(r"^[245](?:[0-9x][0-9x])$")
