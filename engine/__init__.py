@@ -16,12 +16,19 @@ from .errors import InputError, NdrkbError, PackError
 from .models import BatchRecord, Diagnosis, RecipientDiagnosis, RecipientFacts
 
 
-@functools.cache
 def default_diagnoser():  # type: ignore[no-untyped-def]
-    """The shared :class:`~ndrkb.diagnoser.Diagnoser` with the discoverable packs."""
+    """The shared :class:`~ndrkb.diagnoser.Diagnoser` with the built-in and installed packs and
+    those ``NDRKB_PACKS`` names now (one per distinct setting, built on first use)."""
+    from .rules.discovery import PackSources
+
+    return _shared_diagnoser(PackSources.from_environment())
+
+
+@functools.cache
+def _shared_diagnoser(sources):  # type: ignore[no-untyped-def]
     from .diagnoser import Diagnoser
 
-    return Diagnoser()
+    return Diagnoser(sources=sources)
 
 
 def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type: ignore[no-untyped-def]
@@ -29,14 +36,8 @@ def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type
     line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
     ``error`` says what could not be read; it never raises for bad input.  A broken or
     incompatible installed pack raises :class:`PackError` (a configuration problem)."""
-    from .intake.message import read_source
-
     name = source_name if source_name is not None else _name_of(source)
-    try:
-        msg = read_source(source)
-    except InputError as exc:
-        return Diagnosis(source=name, error=str(exc))
-    return default_diagnoser().diagnose_message(msg, source=name)
+    return default_diagnoser().diagnose(source, name=name)
 
 
 def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]

@@ -7,19 +7,22 @@ which reaches the same conclusions (:func:`conclusions`) without the explanation
 from __future__ import annotations
 
 import email.message
-from pathlib import Path
-from typing import Any, Iterable, Optional, Union
+import logging
+from typing import Any, Optional, Union
 
 from .errors import InputError
 from .facts.extract import extract
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
-from .intake.message import InputText, Parts, dissect
+from .intake.message import InputText, Parts, Source, dissect, read_source
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
+from .rules.discovery import PackSources
 from .rules.dispatch import PackSet
 from .rules.loading import load_packs
 from .vocabulary import TYPE_EXPANSION
+
+log = logging.getLogger(__name__)
 
 TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is given for every type "
                      "it could be. Find the type with: Get-Recipient <address> | Format-List "
@@ -29,10 +32,19 @@ TYPE_NOT_REVEALED = ("The NDR does not reveal the recipient type; remediation is
 class Diagnoser:
     """Holds the loaded packs and the engine; reuse one instance for many messages."""
 
-    def __init__(self, packs: Optional[PackSet] = None, extra_packs: Iterable[Path] = (),
+    def __init__(self, packs: Optional[PackSet] = None, sources: PackSources = PackSources(),
                  memoize: bool = True):
-        self.packs = packs if packs is not None else load_packs(extra_packs)
+        self.packs = packs if packs is not None else load_packs(sources)
         self.inference = Inference(self.packs, memoize=memoize)
+
+    def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0) -> Diagnosis:
+        """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
+        cannot be read gives a diagnosis whose ``error`` says why."""
+        try:
+            msg = read_source(source)
+        except InputError as exc:
+            return Diagnosis(source=name, index=index, error=str(exc))
+        return self.diagnose_message(msg, source=name, index=index)
 
     def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
                          index: int = 0) -> Diagnosis:
@@ -72,6 +84,7 @@ class Diagnoser:
         except InputError as exc:
             return str(exc)
         except Exception as exc:  # a reader broken by hostile input: an error diagnosis, not a traceback
+            log.debug("reader failed", exc_info=True)
             return f"internal error while reading: {type(exc).__name__}: {exc}"
         if is_feedback(parts, facts):
             facts = feedback_facts(parts)

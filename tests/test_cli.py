@@ -81,3 +81,44 @@ def test_classify_csv_has_the_same_columns(run, tmp_path):
 def test_schema_commands(run):
     for which in ("diagnosis", "record", "pack"):
         assert "properties" in json.loads(run("schema", which).output)
+
+
+def test_classify_writes_through_the_writer_registry(monkeypatch, tmp_path):
+    """Output formats have one seam: --format offers every writer of ndrkb.output.writers, and
+    classify writes through the one registered under the chosen name."""
+    from ndrkb.cli.main import classify
+    from ndrkb.output import writers
+
+    choice = next(p for p in classify.params if p.name == "fmt").type
+    assert list(choice.choices) == list(writers.WRITERS)
+
+    class Tsv:
+        """TSV: tab-separated record values."""
+
+        def __init__(self, fh):
+            self.fh = fh
+
+        def write(self, row):
+            self.fh.write("\t".join("" if v is None else str(v) for v in row) + "\n")
+
+    monkeypatch.setitem(writers.WRITERS, "csv", Tsv)
+    line = tmp_path / "line.txt"
+    line.write_text(LINE)
+    res = CliRunner().invoke(main, ["classify", "--format", "csv", "--workers", "1", str(line)])
+    assert res.exit_code == 0, res.output
+    assert res.output.split("\t")[3:5] == ["failed", "5.7.133"]
+
+
+def test_verbose_shows_the_exception_behind_an_error_diagnosis(monkeypatch):
+    """-v logs, at debug level, what a boundary turned into an error record."""
+    import ndrkb.diagnoser
+
+    def broken(parts):
+        raise RuntimeError("boom in the reader")
+
+    monkeypatch.setattr(ndrkb.diagnoser, "extract", broken)
+    quiet = CliRunner().invoke(main, ["diagnose", "-"], input=LINE)
+    loud = CliRunner().invoke(main, ["-v", "diagnose", "-"], input=LINE)
+    assert quiet.exit_code == loud.exit_code == 1
+    assert "RuntimeError: boom in the reader" in quiet.output
+    assert "Traceback" not in quiet.output and "Traceback" in loud.output

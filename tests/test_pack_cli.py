@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import ndrkb
 from ndrkb.cli import main
 
 from .test_packs import HELPDESK, write_pack
@@ -172,13 +171,9 @@ def test_site_override_through_option_or_environment(run, tmp_path, how):
     bounce = tmp_path / "line.txt"
     bounce.write_text(LINE_5_7_12)
     args, env = ((["--pack", site], None) if how == "--pack" else ([], {"NDRKB_PACKS": str(site.parent)}))
-    ndrkb.default_diagnoser.cache_clear()  # the shared diagnoser reads NDRKB_PACKS once
-    try:
-        report = run("diagnose", bounce, *args, env=env)
-        trace = run("explain", bounce, *args, env=env)
-        data = json.loads(run("diagnose", "--json", bounce, *args, env=env).output)
-    finally:
-        ndrkb.default_diagnoser.cache_clear()
+    report = run("diagnose", bounce, *args, env=env)
+    trace = run("explain", bounce, *args, env=env)
+    data = json.loads(run("diagnose", "--json", bounce, *args, env=env).output)
     assert report.exit_code == 0
     assert "Open a ticket at helpdesk.acme.example (added by acme-helpdesk/ticket)" in report.output
     assert "acme-helpdesk/ticket -> add_remediation" in report.output

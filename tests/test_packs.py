@@ -10,7 +10,7 @@ import pytest
 
 from ndrkb.errors import PackError
 from ndrkb.intake.message import read_source
-from ndrkb.rules.discovery import BUILTIN_DIR, discover
+from ndrkb.rules.discovery import BUILTIN_DIR, PackSources, discover
 from ndrkb.rules.loading import load_packs, read_pack, read_packs
 from ndrkb.rules.schema import pack_json_schema
 
@@ -198,7 +198,7 @@ def test_duplicate_pack_id_is_refused(tmp_path):
         then = { role = "sender" }
         """)
     with pytest.raises(PackError) as info:
-        read_packs([copy])
+        read_packs(PackSources(extra=(copy,)))
     assert any("pack exo-sender-auth (--pack" in p and "is already provided by" in p for p in info.value.problems)
 
 
@@ -208,7 +208,7 @@ def test_after_unknown_rule_or_missing_pack_is_refused(tmp_path):
     write_pack(tmp_path, "site2", HELPDESK.replace("exo-sender-auth/org-by-code", "not-installed/x")
                .replace('"acme-helpdesk"', '"b"'))
     with pytest.raises(PackError) as info:
-        read_packs([tmp_path])
+        read_packs(PackSources(extra=(tmp_path,)))
     text = "\n".join(info.value.problems)
     assert "rule ticket: when.after: names exo-sender-auth/nope, but no rule of that id" in text
     assert "rule ticket: when.after: names not-installed/x, but its pack is not installed" in text
@@ -219,7 +219,7 @@ def test_conflicting_overrides_are_refused(tmp_path):
         write_pack(tmp_path, name, HELPDESK.replace('"acme-helpdesk"', f'"{name}"')
                    .replace('then = { add_remediation = ["open-ticket"] }', f'then = {{ role = "{role}" }}'))
     with pytest.raises(PackError) as info:
-        read_packs([tmp_path])
+        read_packs(PackSources(extra=(tmp_path,)))
     (problem,) = info.value.problems
     assert "rule ticket: then.role: conflicts with a/ticket" in problem
 
@@ -227,13 +227,13 @@ def test_conflicting_overrides_are_refused(tmp_path):
 def test_two_site_packs_may_both_extend_a_rule(tmp_path):
     for name in ("a", "b"):
         write_pack(tmp_path, name, HELPDESK.replace('"acme-helpdesk"', f'"{name}"'))
-    packs = load_packs([tmp_path])
+    packs = load_packs(PackSources(extra=(tmp_path,)))
     chosen = [p.id for p in packs.select("diagnose", "5.7.12", None)]
     assert "a" in chosen and "b" in chosen
 
 
 def test_override_pack_is_dispatched_only_with_the_pack_it_follows(tmp_path):
-    packs = load_packs([write_pack(tmp_path, "site", HELPDESK)])
+    packs = load_packs(PackSources(extra=(write_pack(tmp_path, "site", HELPDESK),)))
     assert "acme-helpdesk" in [p.id for p in packs.select("diagnose", "5.7.12", None)]
     assert "acme-helpdesk" in [p.id for p in packs.select("diagnose", None, "RESOLVER.RST.AuthRequired")]
     assert "acme-helpdesk" not in [p.id for p in packs.select("diagnose", "5.1.1", None)]
@@ -243,7 +243,7 @@ def test_override_pack_is_dispatched_only_with_the_pack_it_follows(tmp_path):
 def test_site_override_adds_remediation_and_shows_in_the_trace(tmp_path):
     from ndrkb.diagnoser import Diagnoser
 
-    diagnoser = Diagnoser(extra_packs=[write_pack(tmp_path, "site", HELPDESK)])
+    diagnoser = Diagnoser(sources=PackSources(extra=(write_pack(tmp_path, "site", HELPDESK),)))
     msg = read_source("550 5.7.12 RESOLVER.RST.SenderNotAuthenticatedForOrg; Delivery not authorized")
     (r,) = diagnoser.diagnose_message(msg).recipients
     assert r.cause == "exo-sender-auth/sender-not-authenticated-org"
@@ -258,19 +258,18 @@ def test_site_override_adds_remediation_and_shows_in_the_trace(tmp_path):
     assert "acme-helpdesk/ticket" not in other.rules
 
 
-def test_discover_env_and_extra_in_order_without_duplicates(tmp_path, monkeypatch):
+def test_discover_env_and_extra_in_order_without_duplicates(tmp_path):
     env_pack = write_pack(tmp_path / "env", "site", HELPDESK)
-    monkeypatch.setenv("NDRKB_PACKS", str(tmp_path / "env"))
-    found = discover([env_pack, BUILTIN_DIR / "rfc3463"])
+    sources = PackSources.from_environment([env_pack, BUILTIN_DIR / "rfc3463"], {"NDRKB_PACKS": str(tmp_path / "env")})
+    found = discover(sources)
     origins = [origin for _, origin in found]
     assert origins[0] == "builtin" and origins[-1] == f"NDRKB_PACKS {tmp_path / 'env'}"
     assert len({f.resolve() for f, _ in found}) == len(found)
 
 
-def test_discover_reports_every_bad_place(tmp_path, monkeypatch):
-    monkeypatch.setenv("NDRKB_PACKS", str(tmp_path / "missing"))
+def test_discover_reports_every_bad_place(tmp_path):
     with pytest.raises(PackError) as info:
-        discover([tmp_path])
+        discover(PackSources.from_environment([tmp_path], {"NDRKB_PACKS": str(tmp_path / "missing")}))
     assert len(info.value.problems) == 2
     assert "(from NDRKB_PACKS): no pack.toml here" in info.value.problems[0]
 
@@ -328,7 +327,7 @@ when.after = ["core-finalize/class-5-permanent"]
 then = { note = "never" }
 """)
     with pytest.raises(PackError) as info:
-        read_packs([tmp_path])
+        read_packs(PackSources(extra=(tmp_path,)))
     text = "\n".join(info.value.problems)
     assert "rule pong: when.after: rules follow each other in a loop and can never fire: loop/ping -> loop/pong" in text
     assert "rule late: when.after: names core-finalize/class-5-permanent of stage finalize" in text

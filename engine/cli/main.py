@@ -5,7 +5,6 @@ Exit status: 0 success; 1 nothing could be diagnosed, or a pack or runtime error
 """
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -15,42 +14,23 @@ from typing import Optional
 import click
 
 from .. import __version__
-from ..errors import NdrkbError, PackError
-
-pack_option = click.option("--pack", "packs", multiple=True, type=click.Path(exists=True, path_type=Path),
-                           help="Extra pack folder (or folder of packs); repeatable. Also: NDRKB_PACKS.")
-
-
-def _diagnoser(packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from .. import default_diagnoser
-    from ..diagnoser import Diagnoser
-
-    try:
-        return Diagnoser(extra_packs=packs) if packs else default_diagnoser()
-    except PackError as exc:
-        raise click.ClickException("cannot load packs:\n  " + "\n  ".join(exc.problems)) from None
+from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
 
 
 def _read_one(path: str, packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from ..intake.message import from_bytes, read_source
     from ..limits import MAX_MESSAGE_BYTES
-    from ..models import Diagnosis
 
-    diagnoser = _diagnoser(packs)
-    try:
-        if path == "-":
-            msg = from_bytes(sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1))
-        else:
-            if not Path(path).is_file():
-                raise click.ClickException(f"no such file: {path}")
-            msg = read_source(Path(path))
-    except NdrkbError as exc:
-        return Diagnosis(source=path, error=str(exc))
-    return diagnoser.diagnose_message(msg, source=path)
+    diagnoser = load_diagnoser(packs)
+    if path == "-":
+        return diagnoser.diagnose(sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1), name=path)
+    if not Path(path).is_file():
+        raise click.ClickException(f"no such file: {path}")
+    return diagnoser.diagnose(Path(path), name=path)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ndrkb")
+@verbose_option
 def main() -> None:
     """ndrkb: diagnose email bounces (NDRs): what happened, who must act, why, and how to fix it."""
 
@@ -90,10 +70,8 @@ Exit status:
      input was found), or packs or the output could not be used
   2  usage error""")
 @click.argument("paths", nargs=-1, required=True)
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True,
-              help="Output format: JSON Lines or CSV (same columns; lists joined with ';').")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write records here instead of stdout.")
+@format_option
+@output_option
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores; 1 = in this process).")
 @click.option("--progress/--quiet", "progress", default=None,
@@ -113,13 +91,11 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     import time
     from collections import Counter
 
-    from ..run.batch import classify_rows, count_messages
-    from ..diagnoser import Diagnoser
     from ..models import RECORD_FIELDS
+    from ..output.writers import WRITERS
+    from ..run.batch import classify_rows, count_messages
 
-    diagnoser = _diagnoser(packs)
-    if no_memo:
-        diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)
+    diagnoser = load_diagnoser(packs, memoize=not no_memo)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
     if show:
@@ -138,9 +114,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     started = time.monotonic()
     stream = classify_rows(paths, diagnoser, workers=workers or _cores())
     try:
-        writer = csv.writer(fh) if fmt == "csv" else None
-        if writer:
-            writer.writerow(RECORD_FIELDS)
+        writer = WRITERS[fmt](fh)
         for rows in stream:
             messages += 1
             diagnosed += any(row[column["error"]] is None for row in rows)
@@ -150,10 +124,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
                 errors += not ok
                 for name, counter in tally.items():
                     counter[row[column[name]] or "-"] += ok
-                if writer:
-                    writer.writerow([";".join(v) if isinstance(v, list) else v for v in row])
-                else:
-                    fh.write(json.dumps(dict(zip(RECORD_FIELDS, row)), ensure_ascii=False) + "\n")
+                writer.write(row)
             if bar is not None:
                 bar.update()
     except BrokenPipeError:  # the reader went away (| head): stop quietly

@@ -12,18 +12,7 @@ from typing import Optional
 import click
 
 from ..errors import PackError
-
-extra_option = click.option("--pack", "extra", multiple=True, type=click.Path(exists=True, path_type=Path),
-                            help="Extra pack folder (or folder of packs); repeatable. Also: NDRKB_PACKS.")
-
-
-def _load(extra: tuple[Path, ...]):  # type: ignore[no-untyped-def]
-    from ..rules.loading import load_packs
-
-    try:
-        return load_packs(extra)
-    except PackError as exc:
-        raise click.ClickException("cannot load packs:\n  " + "\n  ".join(exc.problems)) from None
+from .options import load_packset, pack_option, pack_sources
 
 
 @click.group()
@@ -33,11 +22,11 @@ def packs() -> None:
 
 @packs.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print the packs as JSON.")
-@extra_option
-def list_packs(as_json: bool, extra: tuple[Path, ...]) -> None:
+@pack_option
+def list_packs(as_json: bool, packs: tuple[Path, ...]) -> None:
     """List the installed packs: id, version, layer, dispatch, origin."""
     rows = []
-    for p in _load(extra).packs:
+    for p in load_packset(packs).packs:
         meta = p.spec.pack
         dispatch = (["always"] if meta.always or meta.stage != "diagnose" else []) + meta.codes + meta.tokens
         dispatch += [f"with {d}" for d in p.depends_on]
@@ -56,12 +45,12 @@ def list_packs(as_json: bool, extra: tuple[Path, ...]) -> None:
 
 @packs.command()
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
-@extra_option
-def check(path: Path, extra: tuple[Path, ...]) -> None:
+@pack_option
+def check(path: Path, packs: tuple[Path, ...]) -> None:
     """Validate the pack(s) at PATH, alone and with the installed packs."""
     from ..rules.authoring import check_folder
 
-    found, problems = check_folder(path, extra)
+    found, problems = check_folder(path, pack_sources(packs))
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -75,14 +64,14 @@ def check(path: Path, extra: tuple[Path, ...]) -> None:
 
 @packs.command()
 @click.argument("which", required=False, metavar="[PACK-ID|PATH]")
-@extra_option
-def test(which: Optional[str], extra: tuple[Path, ...]) -> None:
+@pack_option
+def test(which: Optional[str], packs: tuple[Path, ...]) -> None:
     """Run a pack's [[example]] NDRs (all packs when none is named) against their expectations."""
     from ..rules.authoring import run_examples, select_packs
 
     if which is not None and Path(which).exists():
-        extra = (*extra, Path(which))
-    packset = _load(extra)
+        packs = (*packs, Path(which))
+    packset = load_packset(packs)
     try:
         chosen = select_packs(packset, which)
     except PackError as exc:
@@ -108,8 +97,8 @@ def test(which: Optional[str], extra: tuple[Path, ...]) -> None:
 @click.argument("code")
 @click.option("--dir", "into", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Create the pack folder here.")
-@extra_option
-def new(code: str, into: Path, extra: tuple[Path, ...]) -> None:
+@pack_option
+def new(code: str, into: Path, packs: tuple[Path, ...]) -> None:
     """Create a pack folder for a status CODE such as 5.7.999, with one example that passes."""
     from ..rules.authoring import check_folder, new_pack
 
@@ -117,7 +106,7 @@ def new(code: str, into: Path, extra: tuple[Path, ...]) -> None:
         folder = new_pack(code, into)
     except PackError as exc:
         raise click.ClickException("\n".join(exc.problems)) from None
-    _, problems = check_folder(folder, extra)
+    _, problems = check_folder(folder, pack_sources(packs))
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
     click.echo(f"created {folder}/pack.toml and {folder}/examples/{code}.eml")

@@ -8,12 +8,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import Iterable, Optional
+from typing import Optional
 
-from ..errors import NdrkbError, PackError
+from ..errors import PackError
 from ..models import Diagnosis, RecipientDiagnosis
 from ..read.parsers import STATUS_CODE
-from .discovery import pack_folders
+from .discovery import PackSources, pack_folders
 from .dispatch import PackSet
 from .loading import read_packs
 from .schema import Expectation, Pack
@@ -21,7 +21,7 @@ from .schema import Expectation, Pack
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")
 
 
-def check_folder(path: Path, extra: Iterable[Path] = ()) -> tuple[list[Pack], list[str]]:
+def check_folder(path: Path, sources: PackSources = PackSources()) -> tuple[list[Pack], list[str]]:
     """Validate the pack(s) at ``path`` alone and together with every installed pack.
 
     Returns the packs read from ``path`` and every problem found (empty when all is well).
@@ -30,7 +30,7 @@ def check_folder(path: Path, extra: Iterable[Path] = ()) -> tuple[list[Pack], li
     if not folders:
         return [], [f"{path}: no pack.toml here and not a folder of packs"]
     try:
-        packs = read_packs([*extra, Path(path)])
+        packs = read_packs(sources._replace(extra=(*sources.extra, Path(path))))
     except PackError as exc:
         return [], exc.problems
     return [p for p in packs if p.path.resolve() in folders], []
@@ -52,16 +52,12 @@ class ExampleResult:
 def run_examples(pack: Pack, packs: PackSet) -> list[ExampleResult]:
     """Diagnose each of the pack's ``[[example]]`` files with ``packs`` and compare with its expectation."""
     from ..diagnoser import Diagnoser
-    from ..intake.message import read_source
 
     diagnoser = Diagnoser(packs=packs)
     results = []
     for ex in pack.spec.example:
         path = pack.path / ex.file
-        try:
-            diagnosis = diagnoser.diagnose_message(read_source(path), source=str(path))
-        except NdrkbError as exc:
-            diagnosis = Diagnosis(source=str(path), error=str(exc))
+        diagnosis = diagnoser.diagnose(path, name=str(path))
         results.append(ExampleResult(pack.id, ex.file, tuple(compare(ex.expect, diagnosis))))
     return results
 

@@ -5,23 +5,42 @@ An entry point's package is located on disk, never imported.
 from __future__ import annotations
 
 import importlib.resources
+import os
 import re
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, NamedTuple, Optional
 
 from ..errors import PackError
 
 BUILTIN_DIR = Path(str(importlib.resources.files("ndrkb.kb")))
 
 
-def discover(extra: Iterable[Path] = ()) -> list[tuple[Path, str]]:
-    """Pack folders with their origin: built-in ``kb/``, entry points ``ndrkb.packs``, NDRKB_PACKS, ``extra``.
+class PackSources(NamedTuple):
+    """Pack folders to load besides the built-in and installed ones: those ``NDRKB_PACKS``
+    names (``env``) and those given with ``--pack`` or by a caller (``extra``).
+
+    Nothing below the program's edge reads the environment: the CLI and the API build this
+    with :meth:`from_environment` and pass it down.
+    """
+
+    env: tuple[Path, ...] = ()
+    extra: tuple[Path, ...] = ()
+
+    @classmethod
+    def from_environment(cls, extra: Iterable[Path] = (),
+                         environ: Optional[Mapping[str, str]] = None) -> "PackSources":
+        """The folders ``NDRKB_PACKS`` names (``os.pathsep``-separated), plus ``extra``."""
+        value = (os.environ if environ is None else environ).get("NDRKB_PACKS", "")
+        return cls(tuple(Path(p) for p in value.split(os.pathsep) if p), tuple(Path(p) for p in extra))
+
+
+def discover(sources: PackSources = PackSources()) -> list[tuple[Path, str]]:
+    """Pack folders with their origin: built-in ``kb/``, entry points ``ndrkb.packs``, then ``sources``.
 
     Each folder appears once (by resolved path).  An entry point names a package holding
     pack folders (or one pack); the package is located, never imported.  Every place that
     holds no pack is reported in one :class:`PackError`.
     """
-    import os
     from importlib.metadata import entry_points
 
     problems: list[str] = []
@@ -38,9 +57,7 @@ def discover(extra: Iterable[Path] = ()) -> list[tuple[Path, str]]:
         if not folders:
             problems.append(f"{name} (group ndrkb.packs): package {ep.value} ({package}) holds no pack.toml")
         found += [(folder, name) for folder in folders]
-    env = os.environ.get("NDRKB_PACKS", "")
-    roots = [(Path(p), "NDRKB_PACKS") for p in env.split(os.pathsep) if p]
-    roots += [(Path(p), "--pack") for p in extra]
+    roots = [(p, "NDRKB_PACKS") for p in sources.env] + [(p, "--pack") for p in sources.extra]
     for root, how in roots:
         folders = pack_folders(root)
         if not folders:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import re
 import sys
 from pathlib import Path
-from typing import Iterable
 
 from pydantic import ValidationError
 
 from ..errors import PackError
 from ..limits import MAX_PACK_BYTES
-from .discovery import discover
+from .discovery import PackSources, discover
 from .dispatch import PackSet
 from .schema import Pack, PackSpec, RuleSpec
 from .toml_lines import Where
@@ -229,7 +228,7 @@ def _conflicts(packs: list[Pack]) -> list[str]:
     return problems
 
 
-def read_packs(extra: Iterable[Path] = ()) -> list[Pack]:
+def read_packs(sources: PackSources = PackSources()) -> list[Pack]:
     """Every discoverable pack, validated alone and together; :class:`PackError` lists every problem.
 
     Two packs with the same id are refused (whichever came first): a pack changes
@@ -237,7 +236,7 @@ def read_packs(extra: Iterable[Path] = ()) -> list[Pack]:
     """
     problems: list[str] = []
     packs: list[Pack] = []
-    for folder, origin in discover(extra):
+    for folder, origin in discover(sources):
         try:
             pack = read_pack(folder, origin)
         except PackError as exc:
@@ -255,6 +254,6 @@ def read_packs(extra: Iterable[Path] = ()) -> list[Pack]:
     return packs
 
 
-def load_packs(extra: Iterable[Path] = ()) -> PackSet:
+def load_packs(sources: PackSources = PackSources()) -> PackSet:
     """Load every discoverable pack into a :class:`PackSet` (see :func:`read_packs`)."""
-    return PackSet(read_packs(extra))
+    return PackSet(read_packs(sources))

@@ -11,18 +11,21 @@ themselves, so they must see the same paths (shared storage).  Install with
 from __future__ import annotations
 
 import functools
+import logging
 import itertools
 from collections import deque
-from typing import Iterable, Iterator, Optional, Union
+from typing import Iterable, Iterator, Union
 
 from distributed import Client
 
-from ..run.batch import Unit, iter_units, unit_records
+from .batch import Unit, iter_units, unit_records
 from ..models import BatchRecord
 
 #: Messages per Dask task, and tasks in flight per worker thread.
 PARTITION_SIZE = 500
 TASKS_PER_THREAD = 3
+
+log = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -77,12 +80,13 @@ def _gather(dask: Client, units: list[Unit], future, memoize: bool) -> list[list
     try:
         return future.result()
     except Exception:  # a partition that kills workers: find its message, keep the others
-        pass
+        log.debug("dask partition failed; running its messages one by one", exc_info=True)
     out = []
     for unit in units:
         try:
             out.append(dask.submit(classify_partition, [unit], memoize, pure=False).result()[0])
         except Exception as exc:
+            log.debug("dask task failed on %s #%d", unit.source, unit.index, exc_info=True)
             error = f"dask task failed on this message: {type(exc).__name__}: {exc}"
             out.append([BatchRecord(source=unit.source, index=unit.index, error=error).row()])
     return out
