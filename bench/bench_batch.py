@@ -123,7 +123,8 @@ def pack_ratio(folder: Path, limit: int = 2000) -> None:
     """Steady-state per-message time, all packs vs the core packs, measured in this process
     after a warm-up pass over the same messages (engines built, memo filled); the one-time
     cost of building the engines is reported apart."""
-    from ndrkb.run.batch import iter_units, unit_records
+    from ndrkb.intake.containers import iter_units
+    from ndrkb.run.batch import unit_records
     from ndrkb.diagnoser import Diagnoser
     from ndrkb.rules.dispatch import PackSet
     from ndrkb.rules.loading import load_packs

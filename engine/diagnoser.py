@@ -14,7 +14,8 @@ from .errors import InputError
 from .facts.extract import extract
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
-from .intake.message import InputText, Parts, Source, dissect, read_source
+from .intake.message import InputText, Source, read_source
+from .intake.parts import Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
 from .rules.discovery import PackSources

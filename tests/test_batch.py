@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 import ndrkb
-from ndrkb.run import batch
+from ndrkb.intake import containers
+from ndrkb.run import pool
 from ndrkb.cli import main
 from ndrkb.models import RECORD_FIELDS
 
@@ -68,7 +69,7 @@ def test_every_input_form_gives_records_in_a_stable_order(mixed):
 
 def test_counting_matches_the_walk(mixed):
     sources = [str(mixed), str(mixed / "sub" / "z.mbox"), str(mixed / "missing")]
-    assert batch.count_messages(sources) == len(list(batch.iter_units(sources))) == 11
+    assert containers.count_messages(sources) == len(list(containers.iter_units(sources))) == 11
 
 
 @pytest.mark.parametrize("name, data, error", [
@@ -140,7 +141,7 @@ def test_cli_progress_summary_and_exit_status(tmp_path):
 @pytest.fixture()
 def many(tmp_path, monkeypatch):
     """Thirty-odd messages, sent in chunks of three so several chunks are in flight."""
-    monkeypatch.setattr(batch, "CHUNK_SIZE", 3)
+    monkeypatch.setattr(pool, "CHUNK_SIZE", 3)
     folder = tmp_path / "many"
     shutil.copytree(CORPUS, folder)
     (folder / "box.mbox").write_bytes(mbox_of(MODERN, DSN, b"\x00\x01", MODERN))
@@ -156,7 +157,7 @@ def test_workers_give_the_records_of_the_in_process_run(many):
 
 def test_a_worker_dying_mid_run_loses_nothing(many, monkeypatch):
     expected = rows([many], workers=1)
-    monkeypatch.setenv(batch.TEST_HOOK_ENV, "exit:exo-modern-5.7.133-01")
+    monkeypatch.setenv(pool.TEST_HOOK_ENV, "exit:exo-modern-5.7.133-01")
     got = rows([many], workers=2)
     victim = [r for r in got if "exo-modern-5.7.133-01" in r["source"]]
     assert [r["error"] for r in victim] == ["worker process died on this message (exit status 3)"]
@@ -168,7 +169,7 @@ def test_a_worker_dying_mid_run_loses_nothing(many, monkeypatch):
     ("spin", "time bound exceeded: the worker was stopped after 1.6 s of CPU time"),  # stuck in C
 ])
 def test_the_time_bound_holds_in_workers(many, monkeypatch, hook, error):
-    monkeypatch.setenv(batch.TEST_HOOK_ENV, f"{hook}:line-5.7.13-01")
+    monkeypatch.setenv(pool.TEST_HOOK_ENV, f"{hook}:line-5.7.13-01")
     got = rows([many], workers=2, timeout=0.3)
     assert [r["error"] for r in got if "line-5.7.13-01" in r["source"]] == [error]
     assert sum(r["error"] is None for r in got) > 25
@@ -195,7 +196,7 @@ def test_folder_walk_skips_documentation_and_data_but_not_named_files(tmp_path):
     (tmp_path / "bounce.txt").write_text("550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup; x\n")
     walked = [Path(r["source"]).name for r in rows([str(tmp_path)])]
     assert walked == ["bounce.txt"]
-    assert batch.count_messages([str(tmp_path)]) == 1  # the progress total follows the same walk
+    assert containers.count_messages([str(tmp_path)]) == 1  # the progress total follows the same walk
     named = rows([str(tmp_path / "README.md")])
     assert named[0]["status"] == "5.7.133"
 
@@ -206,9 +207,9 @@ def test_long_mbox_lines_are_read_in_pieces_with_the_same_messages(tmp_path, mon
     long_line = b"X-Padding: " + b"y" * 37 + b"From here on nothing splits " + b"z" * 100 + b"\n"
     box = tmp_path / "box.mbox"
     box.write_bytes(mbox_of(MODERN.replace(b"\n\n", b"\n" + long_line + b"\n", 1), DSN))
-    whole = list(batch.iter_units([str(box)]))
-    monkeypatch.setattr(batch, "READ_LINE_BYTES", 16)
-    pieces = list(batch.iter_units([str(box)]))
+    whole = list(containers.iter_units([str(box)]))
+    monkeypatch.setattr(containers, "READ_LINE_BYTES", 16)
+    pieces = list(containers.iter_units([str(box)]))
     assert len(whole) == 2 and pieces == whole and long_line in whole[0].data
 
 

@@ -9,11 +9,12 @@ from hypothesis import strategies as st
 
 import ndrkb
 from ndrkb.read import parsers as grammars
-from ndrkb.run.batch import iter_units
+from ndrkb.intake.containers import iter_units
 from ndrkb.diagnoser import Diagnoser
 from ndrkb.facts.extract import extract
 from ndrkb.rules.inference import Phrases, Text, _Engine, _fact_fields
-from ndrkb.intake.message import _delivery_status_blocks, _delivery_status_text, dissect, read_source
+from ndrkb.intake.message import read_source
+from ndrkb.intake.parts import _delivery_status_blocks, _delivery_status_text, dissect
 from ndrkb.models import BatchRecord
 from ndrkb.rules.schema import STAGES
 

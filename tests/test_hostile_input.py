@@ -150,7 +150,7 @@ def test_mime_nested_past_the_parsers_reach_is_an_input_error():
 def test_the_mime_reader_builds_a_bounded_number_of_objects():
     """8 MiB of empty parts or delivery-status blocks took 14 s and 900 MB; the reader now
     stops at MAX_MIME_OBJECTS and what came before is still read."""
-    from ndrkb.intake.message import read_mime
+    from ndrkb.intake.mime import read_mime
 
     head = ("From: MAILER-DAEMON@x.example\nTo: a@b.example\nSubject: Undelivered\nMIME-Version: 1.0\n"
             'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\n\n'

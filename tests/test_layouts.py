@@ -13,7 +13,8 @@ import pytest
 
 from ndrkb.run.batch import classify_records
 from ndrkb.facts.extract import extract
-from ndrkb.intake.message import dissect, read_source
+from ndrkb.intake.message import read_source
+from ndrkb.intake.parts import dissect
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -93,7 +93,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
 
     from ..models import RECORD_FIELDS
     from ..output.writers import WRITERS
-    from ..run.batch import classify_rows, count_messages
+    from ..intake.containers import count_messages
+    from ..run.batch import classify_rows
 
     diagnoser = load_diagnoser(packs, memoize=not no_memo)
     show = sys.stderr.isatty() if progress is None else progress

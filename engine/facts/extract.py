@@ -12,7 +12,7 @@ from typing import Optional
 
 from ..errors import InputError
 from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn, parse_reply
-from ..intake.message import Parts
+from ..intake.parts import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
 from ..read.walker import ADDRESS, Block, clean_address, read_text

@@ -5,7 +5,7 @@ import re
 
 from ..errors import InputError
 from ..read.parsers import parse_dsn
-from ..intake.message import Parts
+from ..intake.parts import Parts
 from ..models import RecipientFacts
 from ..read.walker import ADDRESS, clean_address
 

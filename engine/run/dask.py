@@ -1,6 +1,6 @@
 """Batch classification on a Dask cluster, when one machine is not enough.
 
-The client walks the inputs into units (:func:`ndrkb.run.batch.iter_units`: file paths, or
+The client walks the inputs into units (:func:`ndrkb.intake.containers.iter_units`: file paths, or
 the bytes of mbox messages), cuts them into partitions and submits one task per
 partition; each Dask worker diagnoses its partition with the same per-message code
 as a local run (:func:`ndrkb.run.batch.unit_records`, hence :func:`ndrkb.run.batch.records_for`),
@@ -18,7 +18,8 @@ from typing import Iterable, Iterator, Union
 
 from distributed import Client
 
-from .batch import Unit, iter_units, unit_records
+from ..intake.containers import Unit, iter_units
+from .batch import unit_records
 from ..models import BatchRecord
 
 #: Messages per Dask task, and tasks in flight per worker thread.

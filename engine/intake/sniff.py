@@ -1,0 +1,86 @@
+"""Sniffing: what an input is — a message, pasted text, binary or JSON data, an mbox, a Maildir —
+from its first bytes, before anything parses it."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+_HEADER_LINE = re.compile(rb"^(?:From [^\n]*|[A-Za-z][A-Za-z0-9-]*:[^\n]*)$")
+_COMMON_HEADERS = {b"from", b"to", b"subject", b"date", b"received", b"return-path", b"message-id",
+                   b"mime-version", b"content-type", b"delivered-to", b"x-failed-recipients",
+                   b"reply-to", b"sender", b"x-mailer", b"auto-submitted"}
+
+
+def looks_like_message(data: bytes) -> bool:
+    """True when ``data`` starts with an RFC 5322 header block (or an mbox From_ line)."""
+    data = data.lstrip(b"\r\n")
+    head = data[:8192].replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    block, blank, _ = head.partition(b"\n\n")  # only the header block matters
+    lines = block.split(b"\n")
+    if len(data) > 8192 and not blank:
+        lines = lines[:-1]  # the last line was cut at the byte bound
+    names = set()
+    for line in lines:
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t"):
+            continue
+        if not _HEADER_LINE.match(line):
+            return False
+        names.add(line.split(b":", 1)[0].strip().lower())
+    return len(names & _COMMON_HEADERS) >= 2 or (b"from" in names and len(names) >= 1 and head.startswith(b"From "))
+
+
+def looks_like_json(data: bytes) -> bool:
+    """True when the input opens with a JSON object or array (e.g. a JSON Lines file)."""
+    first = data.lstrip()[:1]
+    if first not in (b"{", b"["):
+        return False
+    line = data.lstrip().split(b"\n", 1)[0]
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to be data anyone sends
+        return False
+    return True
+
+
+def refold(data: bytes) -> bytes:
+    """A header block whose folded lines lost their leading blank, folded again.
+
+    Only when the first line is a header: every later line of the block that is not
+    a header becomes a continuation of the header above it.
+    """
+    head, sep, body = data.lstrip(b"\n").partition(b"\n\n")
+    lines = head.split(b"\n")
+    if not _HEADER_LINE.match(lines[0]) or lines[0].startswith(b"From "):
+        return data
+    lines = [line if line[:1] in (b" ", b"\t") or _HEADER_LINE.match(line) else b" " + line for line in lines]
+    return b"\n".join(lines) + sep + body
+
+
+_TEXT_BYTES = bytes(b for b in range(256) if b >= 32 or b in (9, 10, 12, 13, 27))
+
+
+def looks_binary(data: bytes) -> bool:
+    """True when the first 4 KiB hold a NUL byte or more than 5% control bytes."""
+    sample = data[:4096]
+    if b"\x00" in sample:
+        return True
+    controls = len(sample.translate(None, _TEXT_BYTES))
+    return controls > len(sample) // 20
+
+
+def is_mbox(path: Path) -> bool:
+    """True for a file whose first line is an mbox ``From `` separator (any line end)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return head.startswith(b"From ") and (b"\n" in head or b"\r" in head)
+
+
+def is_maildir(path: Path) -> bool:
+    """True for a folder with Maildir's cur/new/tmp structure."""
+    return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
