@@ -117,14 +117,12 @@ class Diagnosis(BaseModel):
         return self.error is None and bool(self.recipients)
 
 
-RECORD_FIELDS: tuple[str, ...] = (
-    "source", "index", "recipient", "action", "status", "reply_code", "permanent", "hard_bounce",
-    "reason", "role", "recipient_type", "cause", "causes", "rules", "error",
-)
-
-
 class BatchRecord(BaseModel):
-    """The DESIGN batch record: one per recipient per message (or per unreadable message)."""
+    """The DESIGN batch record: one per recipient per message (or per unreadable message).
+
+    The fields, in this order, are the JSON Lines keys and the CSV columns
+    (:data:`RECORD_FIELDS`); the first fifteen are the stable core of DESIGN.
+    """
 
     source: Optional[str] = None
     index: int = 0
@@ -162,3 +160,7 @@ class BatchRecord(BaseModel):
                 **{f: getattr(r, f) for f in RECORD_FIELDS if f not in ("source", "index", "error")})
             for r in diagnosis.recipients
         ]
+
+
+#: The record's fields in output order: JSON Lines keys and CSV columns.
+RECORD_FIELDS: tuple[str, ...] = tuple(BatchRecord.model_fields)

@@ -93,7 +93,7 @@ def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
     def broken(text):
         raise RecursionError("deep")
 
-    monkeypatch.setattr("ndrkb.read.walker.classify_lines", broken)
+    monkeypatch.setattr("ndrkb.read.walker.lex_lines", broken)
     out = rows([tmp_path])
     assert [r["error"] for r in out] == ["internal error while reading: RecursionError: deep"] * 2
 

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ndrkb
-from ndrkb.read import parsers as grammars
+from ndrkb.read import parsers
 from ndrkb.intake.containers import iter_units
 from ndrkb.diagnoser import Diagnoser
 from ndrkb.facts.extract import extract
@@ -38,8 +38,8 @@ def all_facts():
 
 
 def test_records_are_the_same_memo_workers_and_caches():
-    grammars._line_tokens.cache_clear()
-    grammars._cached_reply.cache_clear()
+    parsers._line_tokens.cache_clear()
+    parsers._cached_reply.cache_clear()
     cold = records()
     assert len(cold) > 30 and sum('"error":null' in r for r in cold) > 20
     assert records() == cold  # every cache warm
@@ -127,7 +127,7 @@ def test_phrase_index_on_the_corpus_diagnostics():
 def whole_body_lines(text: str) -> list[tuple[str, str, int]]:
     """The reference: lark lexing the whole body at once."""
     out, lineno = [], 1
-    for tok in grammars.parser("ndr_text").lex(grammars.normalise_lines(text)):
+    for tok in parsers.parser("ndr_text").lex(parsers.normalise_lines(text)):
         if tok.type == "_NL":
             lineno += 1
             continue
@@ -149,7 +149,7 @@ def test_lines_lexed_one_by_one_equal_the_whole_body_lexed():
         texts.append(path.read_text(encoding="utf-8", errors="replace"))
     assert len(texts) > 40
     for text in texts:
-        assert [tuple(t) for t in grammars.classify_lines(text)] == whole_body_lines(text)
+        assert [tuple(t) for t in parsers.lex_lines(text)] == whole_body_lines(text)
 
 
 @settings(max_examples=200, deadline=None)
@@ -160,7 +160,7 @@ def test_lines_lexed_one_by_one_equal_the_whole_body_lexed():
     ">>> RCPT TO:<c@d.example>", "\tcontinued", "Final-Recipient: rfc822; e@f.example"]), max_size=15))
 def test_line_lexing_property(lines):
     text = "\n".join(lines)
-    assert [tuple(t) for t in grammars.classify_lines(text)] == whole_body_lines(text)
+    assert [tuple(t) for t in parsers.lex_lines(text)] == whole_body_lines(text)
 
 
 def _dsn_both_ways(part):
@@ -172,8 +172,8 @@ def _dsn_both_ways(part):
         except ndrkb.InputError:
             return None
     blocks = _delivery_status_blocks(part)
-    fast = read(lambda: grammars.dsn_fields(blocks) if isinstance(blocks, list) else grammars.parse_dsn(blocks))
-    return fast, read(lambda: grammars.parse_dsn(_delivery_status_text(part))), isinstance(blocks, list)
+    fast = read(lambda: parsers.dsn_fields(blocks) if isinstance(blocks, list) else parsers.parse_dsn(blocks))
+    return fast, read(lambda: parsers.parse_dsn(_delivery_status_text(part))), isinstance(blocks, list)
 
 
 def test_delivery_status_from_stdlib_blocks_equals_the_grammar_reading():

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ndrkb import default_diagnoser, diagnose, limits
-from ndrkb.read import parsers as grammars
+from ndrkb.read import parsers
 from ndrkb.run.batch import Unit, unit_records
 from ndrkb.read.walker import ADDRESS
 
@@ -79,16 +79,16 @@ def test_pathological_text_is_read_in_bounded_time():
 
 def test_long_lines_are_lexed_within_the_bounds(monkeypatch):
     seen = []
-    real = grammars.LexerThread.from_text
+    real = parsers.LexerThread.from_text
 
     def spy(lexer, text):
         seen.append(len(text))
         return real(lexer, text)
 
-    monkeypatch.setattr(grammars.LexerThread, "from_text", spy)
-    grammars._line_tokens.cache_clear()
+    monkeypatch.setattr(parsers.LexerThread, "from_text", spy)
+    parsers._line_tokens.cache_clear()
     text = "\n".join(f"line {n} " + "x" * 3000 for n in range(limits.MAX_LONG_LINES + 10))
-    lines = grammars.classify_lines(text)
+    lines = parsers.lex_lines(text)
     assert max(seen) == limits.LEX_LINE_CHARS and len(seen) == limits.MAX_LONG_LINES
     assert len(lines) == limits.MAX_LONG_LINES + 10  # the rest are plain text, whole
     assert all(t.kind == "OTHER" and len(t.text) > 3000 for t in lines)
@@ -111,7 +111,7 @@ def test_the_bounded_address_pattern_finds_what_the_unbounded_one_finds(parts):
 
 def _terminal(name: str) -> re.Pattern:
     """A terminal's regex as grammar/ndr_text.lark writes it (flags: /i)."""
-    for line in (grammars.GRAMMAR_DIR / "ndr_text.lark").read_text(encoding="utf-8").splitlines():
+    for line in (parsers.GRAMMAR_DIR / "ndr_text.lark").read_text(encoding="utf-8").splitlines():
         if line.startswith(name + "."):
             body = line.split(": /", 1)[1]
             pattern, _, flags = body.rpartition("/")

@@ -171,7 +171,7 @@ class TextLine(NamedTuple):
     lineno: int
 
 
-def classify_lines(text: str) -> list[TextLine]:
+def lex_lines(text: str) -> list[TextLine]:
     """Tokenise human-readable bounce text into classified lines (1-based line numbers).
 
     Lexing stops after the first ``END_*`` line: what follows is the returned original.

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Optional
 
-from .parsers import COMMON, REPLY_CODE, Reply, TextLine, classify_lines
+from .parsers import COMMON, REPLY_CODE, Reply, TextLine, lex_lines
 from ..limits import MAX_RECIPIENTS
 
 #: An email address (``grammar/common.lark``; its parts are bounded so no search is quadratic).
@@ -93,7 +93,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
     ``ignore`` holds addresses that never open a block (the bounce's own sender).
     Replies are not parsed here; :func:`ndrkb.facts.extract.extract` reads them from the text.
     """
-    lines: list[TextLine] = classify_lines(text) if text.strip() else []
+    lines: list[TextLine] = lex_lines(text) if text.strip() else []
     blocks: list[Block] = []
     general = Block()
     kinds: set[str] = set()

@@ -30,7 +30,7 @@ MEMO_SIZE = 8192
 PLAN_CACHE_SIZE = 4096
 
 
-class Facts(experta.Fact):
+class Observed(experta.Fact):
     """The flat fact the rules match: what the bounce says plus what earlier stages decided."""
 
 
@@ -207,7 +207,7 @@ class _Engine:
     def _build(self) -> Any:
         attrs: dict[str, Any] = {}
         for rid, compiled in self.rules.items():
-            pattern = Facts(**{k: experta.P(t) for k, t in compiled.tests.items()})
+            pattern = Observed(**{k: experta.P(t) for k, t in compiled.tests.items()})
             ces = [experta.AS.fact << pattern] + [Fired(rule=dep) for dep in compiled.rule.when.after]
             attrs[self.names[rid]] = experta.Rule(*ces, salience=compiled.pack.salience(compiled.rule))(
                 self._action(compiled))
@@ -242,7 +242,7 @@ class _Engine:
             self.engine = self._build()
         self.fired.clear()
         self.engine.reset()
-        self.engine.declare(Facts(**fields))
+        self.engine.declare(Observed(**fields))
         self.engine.run()
         return tuple(self.fired)
 
