@@ -1,8 +1,9 @@
 """A third-party pack installed as its own Python package (entry point ``ndrkb.packs``) in a fresh venv.
 
 One virtual environment (~10-30 s): ndrkb built from a copy of this repository and the
-pack package are installed into it; the venv sees the system site-packages only for
-ndrkb's dependencies (experta, lark, pydantic, click), and its own ndrkb comes first.
+pack package are installed into it; ndrkb's dependencies (experta, lark, pydantic, click)
+come from the environment running the tests, whether that is a virtualenv or not, and
+the venv's own ndrkb comes first.
 """
 from __future__ import annotations
 
@@ -120,9 +121,14 @@ def test_installed_third_party_pack_is_found_used_and_explained(tmp_path):
     venv = tmp_path / "venv"
     env = {k: v for k, v in os.environ.items() if k not in ("NDRKB_PACKS", "PYTHONPATH", "VIRTUAL_ENV")}
     base = getattr(sys, "_base_executable", sys.executable)
-    created = _run(base, "-m", "venv", "--system-site-packages", venv, cwd=tmp_path, env=env)
+    created = _run(base, "-m", "venv", venv, cwd=tmp_path, env=env)
     assert created.returncode == 0, created.stderr
     python, ndrkb = venv / "bin" / "python", venv / "bin" / "ndrkb"
+    # ndrkb's dependencies come from the environment running this test (a virtualenv or not),
+    # after the new venv's own packages: its site-packages folders, as plain path entries.
+    purelib = _run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp_path, env=env)
+    outer = [p for p in sys.path if p.endswith("site-packages")]
+    (Path(purelib.stdout.strip()) / "outer-dependencies.pth").write_text("\n".join(outer) + "\n")
     installed = _run(python, "-m", "pip", "install", "-q", "--no-deps", "--ignore-installed", src, project,
                      cwd=tmp_path, env=env)
     assert installed.returncode == 0, installed.stdout + installed.stderr
