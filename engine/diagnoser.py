@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import email.message
 import logging
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .errors import InputError
 from .facts.extract import extract
@@ -22,6 +22,7 @@ from .rules.discovery import PackSources
 from .rules.dispatch import PackSet
 from .rules.loading import load_packs
 from .vocabulary import TYPE_EXPANSION
+from .rules.placeholders import REMEDIATION_FIELDS, filler
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,11 @@ class Diagnoser:
         outcome = self.inference.run(facts)
         d = outcome.decided
         rtype = d.get("recipient_type")
-        causes = self._causes(outcome, rtype)
+        fill = filler(facts, rtype)
+        causes = self._causes(outcome, rtype, fill)
         notes = list(outcome.notes)
         remediation = causes[0].remediation if causes else []
-        remediation = remediation + self._added(outcome, rtype)
+        remediation = remediation + self._added(outcome, rtype, fill)
         if remediation and any(r.recipient_types for r in remediation) and rtype is None:
             notes.append(TYPE_NOT_REVEALED)
         if causes and not d.get("certain", True):
@@ -114,25 +116,27 @@ class Diagnoser:
             facts=facts,
         )
 
-    def _causes(self, outcome: Outcome, rtype: Optional[str]) -> list[CauseInfo]:
+    def _causes(self, outcome: Outcome, rtype: Optional[str], fill: Callable[[str], str]) -> list[CauseInfo]:
         pack_id = outcome.decided.get("cause_pack")
         out = []
         for cid in outcome.decided.get("causes", []):
             spec = self.packs.cause(pack_id, cid)
-            rems = [self._remediation(pack_id, rid) for rid in spec.remediation]
-            out.append(CauseInfo(id=f"{pack_id}/{cid}", summary=spec.summary, sender_advice=spec.sender,
-                                 admin_advice=spec.admin, reference=spec.reference,
+            rems = [self._remediation(pack_id, rid, fill) for rid in spec.remediation]
+            out.append(CauseInfo(id=f"{pack_id}/{cid}", summary=fill(spec.summary), sender_advice=fill(spec.sender),
+                                 admin_advice=fill(spec.admin), reference=spec.reference,
                                  remediation=[r for r in rems if _applies(r, rtype)]))
         return out
 
-    def _added(self, outcome: Outcome, rtype: Optional[str]) -> list[Remediation]:
-        rems = [self._remediation(pack, rid, added_by=rule) for pack, rid, rule in outcome.added_remediation]
+    def _added(self, outcome: Outcome, rtype: Optional[str], fill: Callable[[str], str]) -> list[Remediation]:
+        rems = [self._remediation(pack, rid, fill, added_by=rule) for pack, rid, rule in outcome.added_remediation]
         return [r for r in rems if _applies(r, rtype)]
 
-    def _remediation(self, pack_id: str, rem_id: str, added_by: Optional[str] = None) -> Remediation:
-        spec = self.packs.remediation(pack_id, rem_id)
-        return Remediation(id=f"{pack_id}/{rem_id}", pack=pack_id, added_by=added_by,
-                           **spec.model_dump())
+    def _remediation(self, pack_id: str, rem_id: str, fill: Callable[[str], str],
+                     added_by: Optional[str] = None) -> Remediation:
+        spec = self.packs.remediation(pack_id, rem_id).model_dump()
+        for key in REMEDIATION_FIELDS:
+            spec[key] = fill(spec[key]) if isinstance(spec[key], str) else [fill(t) for t in spec[key]]
+        return Remediation(id=f"{pack_id}/{rem_id}", pack=pack_id, added_by=added_by, **spec)
 
 
 def conclusions(facts: RecipientFacts, outcome: Outcome) -> dict[str, Any]:

@@ -42,6 +42,8 @@ class Remediation(BaseModel):
     recipient_types: list[str] = Field(default_factory=list, description="empty: any type")
     steps: list[str] = Field(default_factory=list, description="admin-center or client steps")
     powershell: list[str] = Field(default_factory=list)
+    check: list[str] = Field(default_factory=list, description="read-only commands to run first: the current value")
+    affects: str = Field("", description="what the change affects beyond this sender and recipient")
     notes: list[str] = Field(default_factory=list)
     pack: str
     added_by: Optional[str] = Field(None, description="rule that added this remediation (site overrides)")

@@ -47,10 +47,17 @@ def list_packs(as_json: bool, packs: tuple[Path, ...]) -> None:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @pack_option
 def check(path: Path, packs: tuple[Path, ...]) -> None:
-    """Validate the pack(s) at PATH, alone and with the installed packs."""
+    """Validate the pack(s) at PATH, alone and with the installed packs.
+
+    Also checks every PowerShell line against Exchange Online's cmdlet table (unknown
+    cmdlets are warnings), rules whose status conditions can never be dispatched, and
+    references that are not URLs of the cited document.
+    """
     from ..rules.authoring import check_folder
 
-    found, problems = check_folder(path, pack_sources(packs))
+    found, problems, warnings = check_folder(path, pack_sources(packs))
+    for warning in warnings:
+        click.echo(f"warning: {warning}")
     for problem in problems:
         click.echo(problem)
     if problems:
@@ -106,8 +113,8 @@ def new(code: str, into: Path, packs: tuple[Path, ...]) -> None:
         folder = new_pack(code, into)
     except PackError as exc:
         raise click.ClickException("\n".join(exc.problems)) from None
-    _, problems = check_folder(folder, pack_sources(packs))
-    for problem in problems:
+    _, problems, warnings = check_folder(folder, pack_sources(packs))
+    for problem in problems + warnings:
         click.echo(f"warning: {problem}", err=True)
     click.echo(f"created {folder}/pack.toml and {folder}/examples/{code}.eml")
     click.echo(f"next: edit the TODOs, then `ndrkb packs check {folder}` and `ndrkb packs test {folder}`")

@@ -58,8 +58,12 @@ def render_report(d: Diagnosis) -> str:
             added = f" (added by {rem.added_by})" if rem.added_by else ""
             out += ["", f"  {n}. {rem.title}{types}{added}"]
             out += [line for step in rem.steps for line in _wrap("- " + step, "     ", "  ")]
+            for ps in rem.check:
+                out.append(f"     check first, PS> {ps}")
             for ps in rem.powershell:
                 out.append(f"     PS> {ps}")
+            if rem.affects:
+                out += _wrap("affects: " + rem.affects, "     ", "      ")
             out += [line for note in rem.notes for line in _wrap("note: " + note, "     ", "      ")]
         if len(r.cause_info) > 1:
             out += ["", "Other possible causes (the bounce does not decide between them)"]

@@ -21,19 +21,25 @@ from .schema import Expectation, Pack
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")
 
 
-def check_folder(path: Path, sources: PackSources = PackSources()) -> tuple[list[Pack], list[str]]:
+def check_folder(path: Path, sources: PackSources = PackSources()) -> tuple[list[Pack], list[str], list[str]]:
     """Validate the pack(s) at ``path`` alone and together with every installed pack.
 
-    Returns the packs read from ``path`` and every problem found (empty when all is well).
+    Returns the packs read from ``path``, the problems found (empty when all is well) and
+    warnings.  Beyond loading, each pack's advice is checked (:func:`ndrkb.rules.lint.lint_pack`):
+    PowerShell against the Exchange cmdlet table, dead conditions, references.
     """
+    from .lint import lint_pack
+
     folders = {f.resolve() for f in pack_folders(Path(path))}
     if not folders:
-        return [], [f"{path}: no pack.toml here and not a folder of packs"]
+        return [], [f"{path}: no pack.toml here and not a folder of packs"], []
     try:
         packs = read_packs(sources._replace(extra=(*sources.extra, Path(path))))
     except PackError as exc:
-        return [], exc.problems
-    return [p for p in packs if p.path.resolve() in folders], []
+        return [], exc.problems, []
+    found = [p for p in packs if p.path.resolve() in folders]
+    findings = [f for p in found for f in lint_pack(p)]
+    return found, [m for sev, m in findings if sev == "error"], [m for sev, m in findings if sev == "warning"]
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from ..errors import PackError
 from ..limits import MAX_PACK_BYTES
+from . import placeholders
 from .discovery import PackSources, discover
 from .dispatch import PackSet
 from .schema import Pack, PackSpec, RuleSpec
@@ -70,6 +71,7 @@ def read_pack(folder: Path, origin: str = "path") -> Pack:
     except ValidationError as exc:
         raise PackError([_validation_message(where, data, err) for err in exc.errors()]) from None
     problems = _check_pack(spec, where, Path(folder))
+    problems += placeholders.problems(spec, where.lines, path)
     if problems:
         raise PackError(problems)
     return Pack(spec=spec, path=Path(folder), origin=origin)

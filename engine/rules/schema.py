@@ -199,6 +199,9 @@ class RemediationSpec(_Strict):
     recipient_types: list[RecipientType] = Field(default_factory=list)
     steps: list[str] = Field(default_factory=list)
     powershell: list[str] = Field(default_factory=list)
+    check: list[str] = Field(default_factory=list, description="read-only commands (Get-) showing the current "
+                             "value, to run before the change")
+    affects: str = Field("", description="what the change affects beyond this sender and recipient")
     notes: list[str] = Field(default_factory=list)
 
 
