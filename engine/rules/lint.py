@@ -16,6 +16,7 @@ import re
 from typing import Optional
 
 from .schema import Pack, RemediationSpec, RuleSpec
+from .toml_lines import Where
 from .powershell import OTHER_CMDLETS, changes_something, check_line
 
 Finding = tuple[str, str]
@@ -24,48 +25,35 @@ _CODE_IN_TEXT = re.compile(r"\b[245Xx]\.[0-7]\.(?:[0-9]{1,3}|[Xx]{1,3})\b")
 _RFC3463_SECTION = re.compile(r"rfc3463(?:\.html)?#section-3\.([0-9])", re.IGNORECASE)
 
 
-class _Lines:
-    """1-based lines of tables and of text inside them in one ``pack.toml``."""
+def _where(pack: Pack) -> Where:
+    path = pack.path / "pack.toml"
+    try:
+        return Where(path, path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):  # read once already when the pack was loaded
+        return Where(path, "")
 
-    def __init__(self, pack: Pack):
-        self.path = pack.path / "pack.toml"
-        try:
-            self.lines = self.path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            self.lines = []
 
-    def find(self, header: str, needle: str = "", nth: int = 0) -> str:
-        """``file:line`` of ``needle`` inside the ``nth`` table called ``header`` (else of the table)."""
-        starts = [i for i, line in enumerate(self.lines) if line.strip().startswith(header)]
-        if len(starts) <= nth:
-            return str(self.path)
-        start = starts[nth]
-        end = next((i for i in range(start + 1, len(self.lines)) if self.lines[i].lstrip().startswith("[")),
-                   len(self.lines))
-        quoted = needle.replace("\\", "\\\\").replace('"', '\\"')
-        for i in range(start, end):
-            if needle and (needle in self.lines[i] or quoted in self.lines[i]):
-                return f"{self.path}:{i + 1}"
-        return f"{self.path}:{start + 1}"
+def _at(where: Where, table: str, nth: Optional[int], text: str) -> str:
+    line = where.line_of(table, nth, text)
+    return f"{where.path}{':' + str(line) if line else ''}"
 
 
 def lint_pack(pack: Pack) -> list[Finding]:
     """Every finding about one pack, in file order of kind (PowerShell, checks, rules)."""
-    lines = _Lines(pack)
+    where = _where(pack)
     out: list[Finding] = []
     for rid, rem in pack.spec.remediation.items():
-        out += _remediation(pack, lines, rid, rem)
+        out += _remediation(pack, where, rid, rem)
     for n, rule in enumerate(pack.spec.rule):
-        needle = f'id = "{rule.id}"'
-        where = f"{lines.find('[[rule]]', needle, n)}: pack {pack.id}: rule {rule.id}"
+        at = f"{_at(where, 'rule', n, '')}: pack {pack.id}: rule {rule.id}"
         dead = _dead(pack, rule)
         if dead:
-            out.append(("warning", f"{where}: when.status: {dead}"))
-        out += [(sev, f"{where}: reference: {msg}") for sev, msg in _reference(rule.reference, rule)]
+            out.append(("warning", f"{at}: when.status: {dead}"))
+        out += [(sev, f"{at}: reference: {msg}") for sev, msg in _reference(rule.reference, rule)]
     for cid, cause in pack.spec.cause.items():
         if cause.reference:
-            where = f"{lines.find(f'[cause.{cid}]', 'reference')}: pack {pack.id}: cause {cid}"
-            out += [(sev, f"{where}: reference: {msg}") for sev, msg in _reference(cause.reference, None)]
+            at = f"{_at(where, f'cause.{cid}', None, cause.reference)}: pack {pack.id}: cause {cid}"
+            out += [(sev, f"{at}: reference: {msg}") for sev, msg in _reference(cause.reference, None)]
     return out
 
 
@@ -74,26 +62,26 @@ def remediation_context(rem: RemediationSpec) -> str:
     return "\n".join([rem.title, *rem.steps, *rem.notes, rem.affects])
 
 
-def _remediation(pack: Pack, lines: _Lines, rid: str, rem: RemediationSpec) -> list[Finding]:
+def _remediation(pack: Pack, where: Where, rid: str, rem: RemediationSpec) -> list[Finding]:
     out: list[Finding] = []
     context = remediation_context(rem)
     changing: Optional[str] = None
     for key, text in [("check", t) for t in rem.check] + [("powershell", t) for t in rem.powershell]:
-        where = f"{lines.find(f'[remediation.{rid}]', text)}: pack {pack.id}: remediation {rid}: {key}"
+        at = f"{_at(where, f'remediation.{rid}', None, text)}: pack {pack.id}: remediation {rid}: {key}"
         commands, findings = check_line(text, context)
-        out += [(f.severity, f"{where}: {f.message}") for f in findings]
+        out += [(f.severity, f"{at}: {f.message}") for f in findings]
         exchange = [c for c in commands if c.name not in OTHER_CMDLETS]
         if key == "check" and any(changes_something(c) for c in exchange):
-            out.append(("error", f"{where}: a check must only read (Get-), not change: {text}"))
+            out.append(("error", f"{at}: a check must only read (Get-), not change: {text}"))
         if key == "powershell" and changing is None and any(changes_something(c) for c in exchange):
             changing = text
     if changing is not None:
-        where = f"{lines.find(f'[remediation.{rid}]')}: pack {pack.id}: remediation {rid}"
+        at = f"{_at(where, f'remediation.{rid}', None, '')}: pack {pack.id}: remediation {rid}"
         if not any(line.lstrip().lower().startswith("get-") for line in rem.check):
-            out.append(("warning", f"{where}: check: changes a setting ({changing.split()[0]}) without a Get- "
+            out.append(("warning", f"{at}: check: changes a setting ({changing.split()[0]}) without a Get- "
                                    "command to read the current value first"))
         if not rem.affects.strip():
-            out.append(("warning", f"{where}: affects: changes a setting without saying what else it affects"))
+            out.append(("warning", f"{at}: affects: changes a setting without saying what else it affects"))
     return out
 
 

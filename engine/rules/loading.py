@@ -71,7 +71,7 @@ def read_pack(folder: Path, origin: str = "path") -> Pack:
     except ValidationError as exc:
         raise PackError([_validation_message(where, data, err) for err in exc.errors()]) from None
     problems = _check_pack(spec, where, Path(folder))
-    problems += placeholders.problems(spec, where.lines, path)
+    problems += placeholders.problems(spec, where)
     if problems:
         raise PackError(problems)
     return Pack(spec=spec, path=Path(folder), origin=origin)

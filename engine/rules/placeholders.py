@@ -14,6 +14,8 @@ import re
 from typing import Callable, Optional
 
 from ..models import RecipientFacts
+from .schema import PackSpec
+from .toml_lines import Where
 
 #: placeholder -> phrase used when the bounce does not give the fact
 FALLBACK: dict[str, str] = {
@@ -59,7 +61,7 @@ def unknown(text: str) -> list[str]:
     return [m.group(0) for m in _FIELD.finditer(text) if m.group(1) is not None and m.group(1) not in FALLBACK]
 
 
-def problems(spec, lines: list[str], path) -> list[str]:
+def problems(spec: PackSpec, where: Where) -> list[str]:
     """``file:line: cause X: field: unknown placeholder {foo}`` for every unknown placeholder of a pack."""
     out = []
     tables = [("cause", cid, c, CAUSE_FIELDS) for cid, c in spec.cause.items()]
@@ -69,15 +71,11 @@ def problems(spec, lines: list[str], path) -> list[str]:
             value = getattr(table, fname)
             for text in ([value] if isinstance(value, str) else value):
                 for bad in unknown(text):
-                    out.append(f"{path}:{_line(lines, f'[{kind}.{tid}]', bad)}: {kind} {tid}: {fname}: unknown "
+                    line = where.line_of(f"{kind}.{tid}", None, bad)
+                    out.append(f"{where.path}:{line}: {kind} {tid}: {fname}: unknown "
                                f"placeholder {bad} (known: {', '.join('{' + k + '}' for k in FALLBACK)}; "
                                "write {{ and }} for a literal brace)")
     return out
-
-
-def _line(lines: list[str], header: str, needle: str) -> int:
-    start = next((i for i, line in enumerate(lines) if line.strip() == header), 0)
-    return next((i + 1 for i in range(start, len(lines)) if needle in lines[i]), start + 1)
 
 
 __all__ = ["filler", "unknown", "problems", "FALLBACK", "TYPE_WORDS"]

@@ -53,6 +53,16 @@ class Where:
                     return i + 1
         return block[0] + 1
 
+    def line_of(self, table: str, nth: Optional[int], text: str) -> Optional[int]:
+        """1-based line in the table where ``text`` (a value, as written or TOML-escaped) appears,
+        else the table's own line."""
+        block = self._block(table, nth)
+        if block is None:
+            return None
+        escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+        found = (i for i in range(*block) if text in self.lines[i] or escaped in self.lines[i])
+        return next(found, block[0]) + 1
+
     def __call__(self, table: str, nth: Optional[int], label: str, field: str = "") -> str:
         """``file:line: label: field`` for a message."""
         line = self.line(table, nth, field)
