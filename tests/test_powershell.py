@@ -47,6 +47,8 @@ def test_parser_binds_values_arrays_and_switches():
     ("Get-Mailbox |", "ends with a pipe"),
     ("Set-Mailbox -EmailAddresses @{Add=}", "cannot read the hashtable"),
     ("Set-Mailbox -Identity <open", "unclosed '<'"),
+    ("Set-Mailbox -EmailAddresses " + "@{Add=" * 5000 + "1" + "}" * 5000, "cannot read the hashtable"),
+    ("Set-Mailbox -Identity: x", "without a value"),
 ])
 def test_lines_outside_the_subset_are_findings_not_tracebacks(line, fragment):
     _, findings = check_line(line)

@@ -37,7 +37,9 @@ class PowerShellSyntaxError(ValueError):
 
 @dataclass(frozen=True)
 class Token:
-    kind: str  # word, param, string, var, hash, block, comma, pipe, semi
+    """One token: its kind (word, param, string, var, hash, block, comma, pipe, semi) and text."""
+
+    kind: str
     text: str
     keys: tuple[str, ...] = ()  # hashtable keys
 
@@ -52,6 +54,8 @@ class Argument:
 
 @dataclass
 class Command:
+    """One command of a pipeline: its name, named arguments and positional values."""
+
     name: str
     arguments: list[Argument] = field(default_factory=list)
     positional: list[Union[Token, tuple[Token, ...]]] = field(default_factory=list)
@@ -112,7 +116,7 @@ def _hash_keys(body: str, whole: str) -> tuple[str, ...]:
     keys = []
     for entry in filter(str.strip, _split_entries(body)):
         m = _HASH_ENTRY.match(entry)
-        values = tokenize(m.group(2)) if m else []
+        values = tokenize(m.group(2)) if m and "{" not in m.group(2) else []  # no nesting: no recursion
         shape = [t.kind == "comma" for t in values]
         if not values or shape != [n % 2 == 1 for n in range(len(values))] or shape[-1] \
                 or any(t.kind not in ("word", "string", "var") for t in values[::2]):
@@ -155,6 +159,8 @@ def tokenize(line: str) -> list[Token]:
             name = line[i + 1:j]
             if ":" in name:  # -Name:value
                 name, rest = name.split(":", 1)
+                if not rest:
+                    raise PowerShellSyntaxError(f"-{name}: without a value at column {i + 1}")
                 tokens.append(Token("param", name))
                 tokens.append(Token("var" if rest.startswith("$") else "word", rest))
             else:
@@ -287,7 +293,8 @@ def check_line(line: str, context: str = "") -> tuple[list[Command], list[Findin
                 findings.append(Finding("warning", f"{cmd.name}: not in the Exchange cmdlet table; not checked"))
             continue
         name, spec = known
-        if not spec.get("applicable_online", False) and not on_premises:
+        online = spec.get("applicable_online", False)
+        if not online and not on_premises:
             findings.append(Finding("error", f"{name}: not available in Exchange Online, and the remediation "
                                              "does not say it is for on-premises Exchange"))
         if spec.get("replaced_by"):
@@ -302,14 +309,15 @@ def check_line(line: str, context: str = "") -> tuple[list[Command], list[Findin
                 findings.append(Finding("error", f"{name}: no parameter -{arg.name}"))
                 continue
             pname, pspec = found
-            findings += _check_argument(name, pname, pspec, arg, context, on_premises)
+            findings += _check_argument(name, pname, pspec, arg, context, on_premises or not online)
     return commands, findings
 
 
 def _check_argument(cmdlet: str, pname: str, pspec: dict, arg: Argument, context: str,
-                    on_premises: bool) -> list[Finding]:
+                    elsewhere: bool) -> list[Finding]:
+    """Findings for one argument; ``elsewhere``: the step is for on-premises Exchange (or the cmdlet is)."""
     out = []
-    if not pspec.get("online", True) and not on_premises and not pspec["switch"]:
+    if not pspec.get("online", True) and not elsewhere:
         out.append(Finding("error", f"{cmdlet} -{pname}: not available in Exchange Online"))
     value = arg.value
     if pspec["switch"]:
