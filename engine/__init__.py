@@ -31,13 +31,16 @@ def _shared_diagnoser(sources):  # type: ignore[no-untyped-def]
     return Diagnoser(sources=sources)
 
 
-def diagnose(source, *, source_name: Optional[str] = None) -> Diagnosis:  # type: ignore[no-untyped-def]
+def diagnose(source, *, source_name: Optional[str] = None,  # type: ignore[no-untyped-def]
+             recipient_type: Optional[str] = None) -> Diagnosis:
     """Diagnose one bounce: a path, ``str``/``bytes`` (message, pasted NDR text or one reply
     line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
     ``error`` says what could not be read; it never raises for bad input.  A broken or
-    incompatible installed pack raises :class:`PackError` (a configuration problem)."""
+    incompatible installed pack raises :class:`PackError` (a configuration problem).
+    ``recipient_type`` (one of ``ndrkb.vocabulary.RECIPIENT_TYPES``; else :class:`ValueError`)
+    narrows the remediation to that kind of recipient when the NDR does not reveal it."""
     name = source_name if source_name is not None else _name_of(source)
-    return default_diagnoser().diagnose(source, name=name)
+    return default_diagnoser().diagnose(source, name=name, recipient_type=recipient_type)
 
 
 def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]

@@ -21,7 +21,7 @@ from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, Reci
 from .rules.discovery import PackSources
 from .rules.dispatch import PackSet
 from .rules.loading import load_packs
-from .vocabulary import TYPE_EXPANSION
+from .vocabulary import RECIPIENT_TYPES, TYPE_EXPANSION
 from .rules.placeholders import REMEDIATION_FIELDS, filler
 
 log = logging.getLogger(__name__)
@@ -39,18 +39,24 @@ class Diagnoser:
         self.packs = packs if packs is not None else load_packs(sources)
         self.inference = Inference(self.packs, memoize=memoize)
 
-    def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0) -> Diagnosis:
+    def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0,
+                 recipient_type: Optional[str] = None) -> Diagnosis:
         """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
-        cannot be read gives a diagnosis whose ``error`` says why."""
+        cannot be read gives a diagnosis whose ``error`` says why. ``recipient_type``: as for
+        :meth:`diagnose_message`."""
+        check_recipient_type(recipient_type)
         try:
             msg = read_source(source)
         except InputError as exc:
             return Diagnosis(source=name, index=index, error=str(exc))
-        return self.diagnose_message(msg, source=name, index=index)
+        return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type)
 
     def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
-                         index: int = 0) -> Diagnosis:
-        """Diagnose one message (or pasted text); unreadable input gives an error diagnosis."""
+                         index: int = 0, recipient_type: Optional[str] = None) -> Diagnosis:
+        """Diagnose one message (or pasted text); unreadable input gives an error diagnosis.
+        ``recipient_type``, when the asker knows it, narrows the remediation to that type
+        (see :meth:`diagnose_facts`)."""
+        check_recipient_type(recipient_type)
         read = self._read(msg)
         if isinstance(read, str):
             return Diagnosis(source=source, index=index, error=read)
@@ -60,7 +66,7 @@ class Diagnoser:
         if not facts:
             diagnosis.error = _nothing_found(parts)
             return diagnosis
-        diagnosis.recipients = [self.diagnose_facts(f) for f in facts]
+        diagnosis.recipients = [self.diagnose_facts(f, recipient_type) for f in facts]
         return diagnosis
 
     def classify_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
@@ -92,16 +98,23 @@ class Diagnoser:
             facts = feedback_facts(parts)
         return parts, facts, reporting, mta
 
-    def diagnose_facts(self, facts: RecipientFacts) -> RecipientDiagnosis:
-        """Run the rules on one recipient's facts and assemble the answer."""
+    def diagnose_facts(self, facts: RecipientFacts, recipient_type: Optional[str] = None) -> RecipientDiagnosis:
+        """Run the rules on one recipient's facts and assemble the answer.
+
+        ``recipient_type`` is the asker's answer to "what kind of recipient is it?": the
+        remediation is given for that type only, when the NDR reveals no type or one it
+        refines (``group`` -> ``m365_group``); a note says so. The concluded
+        ``recipient_type`` stays what the rules decided."""
         outcome = self.inference.run(facts)
         d = outcome.decided
-        rtype = d.get("recipient_type")
+        rtype, answer = _consult(d.get("recipient_type"), recipient_type)
         fill = filler(facts, rtype)
         causes = self._causes(outcome, rtype, fill)
         notes = list(outcome.notes)
         remediation = causes[0].remediation if causes else []
         remediation = remediation + self._added(outcome, rtype, fill)
+        if answer and any(r.recipient_types for r in remediation):
+            notes.append(answer)
         if remediation and any(r.recipient_types for r in remediation) and rtype is None:
             notes.append(TYPE_NOT_REVEALED)
         if causes and not d.get("certain", True):
@@ -147,6 +160,22 @@ def conclusions(facts: RecipientFacts, outcome: Outcome) -> dict[str, Any]:
                 reply_code=facts.reply_code, permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"),
                 reason=d.get("reason"), role=d.get("role"), recipient_type=d.get("recipient_type"),
                 cause=causes[0] if causes else None, causes=causes, rules=[s.rule for s in outcome.steps])
+
+
+def check_recipient_type(recipient_type: Optional[str]) -> None:
+    """Refuse a recipient type that is not one of :data:`~ndrkb.vocabulary.RECIPIENT_TYPES`."""
+    if recipient_type is not None and recipient_type not in RECIPIENT_TYPES:
+        raise ValueError(f"unknown recipient type {recipient_type!r}; one of: {', '.join(RECIPIENT_TYPES)}")
+
+
+def _consult(revealed: Optional[str], given: Optional[str]) -> tuple[Optional[str], str]:
+    """The recipient type remediation is chosen for, and a note on the asker's answer."""
+    if given is None or given == revealed:
+        return revealed, ""
+    if revealed is None or given in TYPE_EXPANSION.get(revealed, ()):
+        return given, f"Remediation is shown for the recipient type you gave: {given}."
+    return revealed, (f"The recipient type you gave ({given}) does not fit the NDR, which reveals "
+                      f"{revealed}; remediation is shown for {revealed}.")
 
 
 def _applies(rem: Remediation, rtype: Optional[str]) -> bool:

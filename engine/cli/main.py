@@ -14,18 +14,20 @@ from typing import Optional
 import click
 
 from .. import __version__
+from ..vocabulary import RECIPIENT_TYPES
 from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
 
 
-def _read_one(path: str, packs: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None):  # type: ignore[no-untyped-def]
     from ..limits import MAX_MESSAGE_BYTES
 
     diagnoser = load_diagnoser(packs)
     if path == "-":
-        return diagnoser.diagnose(sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1), name=path)
+        data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
+        return diagnoser.diagnose(data, name=path, recipient_type=recipient_type)
     if not Path(path).is_file():
         raise click.ClickException(f"no such file: {path}")
-    return diagnoser.diagnose(Path(path), name=path)
+    return diagnoser.diagnose(Path(path), name=path, recipient_type=recipient_type)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -38,12 +40,15 @@ def main() -> None:
 @main.command()
 @click.argument("path")
 @click.option("--json", "as_json", is_flag=True, help="Print the full diagnosis as JSON.")
+@click.option("--recipient-type", type=click.Choice(RECIPIENT_TYPES), default=None,
+              help="The kind of recipient, when you know it and the NDR does not say: "
+                   "only the remediation for that type is shown.")
 @pack_option
-def diagnose(path: str, as_json: bool, packs: tuple[Path, ...]) -> None:
+def diagnose(path: str, as_json: bool, recipient_type: Optional[str], packs: tuple[Path, ...]) -> None:
     """Diagnose one bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin)."""
     from ..output.report import render_report
 
-    d = _read_one(path, packs)
+    d = _read_one(path, packs, recipient_type)
     click.echo(d.model_dump_json(indent=2) if as_json else render_report(d), nl=as_json)
     if not d.ok:
         sys.exit(1)
