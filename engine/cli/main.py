@@ -15,6 +15,8 @@ import click
 
 from .. import __version__
 from ..vocabulary import RECIPIENT_TYPES
+from . import report
+from .serve import serve
 from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
 
 
@@ -83,9 +85,11 @@ Exit status:
               help="Force the progress bar and closing summary on stderr, or silence them "
                    "(default: shown when stderr is a terminal).")
 @click.option("--no-memo", is_flag=True, help="Turn inference memoization off (for measurement).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write an HTML report of the records here (as `ndrkb report` does).")
 @pack_option
 def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: Optional[int],
-             progress: Optional[bool], no_memo: bool, packs: tuple[Path, ...]) -> None:
+             progress: Optional[bool], no_memo: bool, report_path: Optional[str], packs: tuple[Path, ...]) -> None:
     """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
 
     Folders are walked in name order; there, documentation and data files (.md, .rst,
@@ -101,6 +105,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     from ..intake.containers import count_messages
     from ..run.batch import classify_rows
 
+    summary = report.load().Summary() if report_path else None
     diagnoser = load_diagnoser(packs, memoize=not no_memo)
     show = sys.stderr.isatty() if progress is None else progress
     bar = None
@@ -130,6 +135,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
                 errors += not ok
                 for name, counter in tally.items():
                     counter[row[column[name]] or "-"] += ok
+                if summary is not None:
+                    summary.add(dict(zip(RECORD_FIELDS, row)))
                 writer.write(row)
             if bar is not None:
                 bar.update()
@@ -142,6 +149,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
             bar.close()
         if output:
             fh.close()
+    if summary is not None:
+        report.write(summary, report_path)
     if show:
         _summary(messages, diagnosed, records, errors, tally, time.monotonic() - started)
     if not diagnosed:
@@ -179,3 +188,5 @@ def schema(which: str) -> None:
 from .packs import packs  # noqa: E402  (the `ndrkb packs` group)
 
 main.add_command(packs)
+main.add_command(serve)
+main.add_command(report.report)
