@@ -40,7 +40,7 @@ def main() -> None:
             page.screenshot(path=str(docs / "serve.png"))
             page.set_viewport_size({"width": 1200, "height": 1700})
             page.goto(report.as_uri())
-            page.wait_for_selector(".chart svg.main-svg")
+            page.wait_for_selector(".chart > svg")
             page.screenshot(path=str(docs / "report.png"))
             browser.close()
     print("wrote docs/serve.png and docs/report.png")
