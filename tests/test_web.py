@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import threading
+import time
 
 import pytest
 
@@ -129,3 +131,54 @@ def test_a_full_queue_is_answered_busy_not_hung(client, monkeypatch):
     monkeypatch.setattr(web_app, "MAX_WAITING", 0)
     res = client.post("/api/diagnose", content=ORG)
     assert res.status_code == 503 and "busy" in res.json()["detail"]
+
+
+class SlowDiagnoser:
+    """A diagnoser that takes its time, to show that a slow diagnosis stops nothing else."""
+
+    def __init__(self, real, seconds):
+        self.real, self.seconds = real, seconds
+
+    def diagnose_message(self, *args, **kwargs):
+        time.sleep(self.seconds)
+        return self.real.diagnose_message(*args, **kwargs)
+
+
+def test_a_slow_diagnosis_does_not_block_the_server(diagnoser, monkeypatch):
+    with serving(create_app(SlowDiagnoser(diagnoser, 1.5))) as url, httpx.Client(base_url=url, timeout=30) as c:
+        slow = threading.Thread(target=c.post, args=("/api/diagnose",), kwargs={"content": ORG})
+        slow.start()
+        time.sleep(0.2)
+        started = time.monotonic()
+        assert c.get("/").status_code == 200
+        assert time.monotonic() - started < 0.5  # the page is served while the worker is busy
+        monkeypatch.setattr(web_app, "WAIT_SECONDS", 0.3)
+        res = c.post("/api/diagnose", content=ORG)  # waits behind the slow one, then gives up
+        assert res.status_code == 503 and "no answer within" in res.json()["detail"]
+        slow.join()
+
+
+def test_ndrkb_serve_listens_on_loopback_by_default():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-c", "from ndrkb.cli import main; main()", "serve", "--port", str(port)],
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                res = httpx.post(f"http://127.0.0.1:{port}/api/diagnose", content=ORG, timeout=5)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, "ndrkb serve did not start"
+                time.sleep(0.1)
+        assert res.json()["recipients"][0]["status"] == "5.7.12"
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=10)
+    assert f"serving http://127.0.0.1:{port}/" in err and "Warning" not in err
