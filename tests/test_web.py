@@ -139,9 +139,9 @@ class SlowDiagnoser:
     def __init__(self, real, seconds):
         self.real, self.seconds = real, seconds
 
-    def diagnose_message(self, *args, **kwargs):
+    def diagnose(self, *args, **kwargs):
         time.sleep(self.seconds)
-        return self.real.diagnose_message(*args, **kwargs)
+        return self.real.diagnose(*args, **kwargs)
 
 
 def test_a_slow_diagnosis_does_not_block_the_server(diagnoser, monkeypatch):

@@ -22,7 +22,8 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ..errors import InputError
-from ..models import RECORD_FIELDS, ROLES
+from ..models import RECORD_FIELDS
+from ..vocabulary import ROLES
 
 #: Bars per chart at most (the rest are summed into one "other" bar).
 TOP = 20

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import json
 from typing import Any, Callable, Optional
 
@@ -30,11 +31,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ..diagnoser import Diagnoser, check_recipient_type
-from ..errors import InputError
-from ..intake.message import from_bytes
 from ..limits import MAX_MESSAGE_BYTES
-from ..models import RECIPIENT_TYPES, TYPE_EXPANSION, Diagnosis
+from ..models import Diagnosis
 from ..output.report import ROLE_TEXT
+from ..vocabulary import RECIPIENT_TYPE_MEANINGS, RECIPIENT_TYPES, TYPE_EXPANSION
 from .forms import FormError, read_form
 
 #: Largest request body read: a message at the CLI's bound plus room for the form around it.
@@ -103,19 +103,13 @@ def create_app(diagnoser: Optional[Diagnoser] = None) -> Starlette:
         if not data.strip():
             return 400, render(error="paste a bounce or choose a file first")
         source = upload.filename if upload and upload.data else None
-        d = diagnose(data, source, rtype)
+        d = diagnoser.diagnose(data, name=source, recipient_type=rtype)  # bytes: never a path on this server
         return 200, render(d=d, text=data.decode("utf-8", "replace"), given=rtype or "")
-
-    def diagnose(data: bytes, source: Optional[str], rtype: Optional[str]) -> Diagnosis:
-        try:
-            msg = from_bytes(data)
-        except InputError as exc:
-            return Diagnosis(source=source, error=str(exc))
-        return diagnoser.diagnose_message(msg, source=source, recipient_type=rtype)
 
     def render(d: Optional[Diagnosis] = None, text: str = "", given: str = "", error: str = "") -> str:
         return env.get_template("page.html").render(
-            d=d, text=text, given=given, error=error, ask=_ask(d), role_text=ROLE_TEXT, max_mib=MAX_MESSAGE_BYTES >> 20)
+            d=d, text=text, given=given, error=error, ask=_ask(d), role_text=ROLE_TEXT, max_mib=MAX_MESSAGE_BYTES >> 20,
+            meaning=RECIPIENT_TYPE_MEANINGS)
 
     async def page(request: Request) -> Response:
         if request.method == "GET":
@@ -133,7 +127,7 @@ def create_app(diagnoser: Optional[Diagnoser] = None) -> Starlette:
             if rtype is not None and rtype not in RECIPIENT_TYPES:
                 raise HTTPError(400, f"unknown recipient type; one of: {', '.join(RECIPIENT_TYPES)}")
             body = await _body(request)
-            d = await worker.run(diagnose, body, None, rtype)
+            d = await worker.run(functools.partial(diagnoser.diagnose, body, recipient_type=rtype))
         except HTTPError as exc:
             return Response(json.dumps({"detail": str(exc)}) + "\n", status_code=exc.status,
                             media_type="application/json", headers=HEADERS)
