@@ -93,7 +93,7 @@ def test_empty_too_large_and_malformed_bodies_are_refused_clearly(client):
     assert res.status_code == 400 and "more than 8 form fields" in res.text
 
 
-def test_nothing_is_written_to_disk(client, monkeypatch):
+def test_nothing_is_written_to_disk(client, monkeypatch, tmp_path):
     written = []
     real_open = open
 
@@ -109,12 +109,14 @@ def test_nothing_is_written_to_disk(client, monkeypatch):
     monkeypatch.setattr("builtins.open", spy)
     for name in ("TemporaryFile", "NamedTemporaryFile", "mkstemp"):  # what a spooled upload rolls over to
         monkeypatch.setattr(tempfile, name, no_temporary_file)
-    before = set(os.listdir(tempfile.gettempdir()))
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # the temporary folder, for this process only
     data = b"Subject: x\r\n\r\n" + (CORPUS / "exo-sender-auth" / "line-5.7.133-01.txt").read_bytes() * 40000
     assert len(data) > 2 * 1024 * 1024  # past the 1 MiB where Starlette's form reader spools to disk
     res = post(client, file=("big.eml", data, "message/rfc822"))
     assert res.status_code == 200
-    assert written == [] and set(os.listdir(tempfile.gettempdir())) == before
+    assert written == [] and os.listdir(private) == []
 
 
 def test_the_json_endpoint_gives_what_diagnose_json_prints(client, diagnoser):
