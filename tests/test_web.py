@@ -184,3 +184,17 @@ def test_ndrkb_serve_listens_on_loopback_by_default():
         proc.terminate()
         _, err = proc.communicate(timeout=10)
     assert f"serving http://127.0.0.1:{port}/" in err and "Warning" not in err
+
+
+def test_ndrkb_serve_on_a_taken_port_says_so_and_exits_1():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        res = subprocess.run([sys.executable, "-c", "from ndrkb.cli import main; main()", "serve", "--port", str(port)],
+                             capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "address already in use" in res.stderr and "Traceback" not in res.stderr

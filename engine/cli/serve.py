@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import sys
 from pathlib import Path
 
 import click
@@ -26,7 +27,11 @@ def serve(host: str, port: int, packs: tuple[Path, ...]) -> None:
     if not _loopback(host):
         click.echo(f"Warning: listening on {host}: anyone who can reach it can use this page.", err=True)
     click.echo(f"ndrkb: serving http://{host}:{port}/ (Ctrl+C stops)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=2048, server_header=False)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=2048, server_header=False)
+    except SystemExit as exc:  # uvicorn has printed why (e.g. the address is in use); exit 1 like every command
+        if exc.code:
+            sys.exit(1)
 
 
 def _loopback(host: str) -> bool:
