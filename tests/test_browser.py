@@ -69,6 +69,15 @@ def test_a_pasted_5_7_133_ndr(page, url):
     assert page.is_visible("text=exo-sender-auth/group-by-token")
 
 
+def test_an_uploaded_eml(page, url):
+    page.goto(url)
+    page.set_input_files("#file", str(CORPUS / "exo-sender-auth" / "exo-modern-5.7.133-01.eml"))
+    page.click("#diagnose")
+    page.wait_for_selector("#diagnosis")
+    assert "exo-modern-5.7.133-01.eml" in page.inner_text("#diagnosis")
+    assert page.inner_text(".role") == "the recipient's email admin"
+
+
 def test_choosing_a_recipient_type_narrows_the_remediation(page, url):
     diagnose(page, url, ORG)
     before = page.locator("ol.remediation > li").count()
