@@ -49,6 +49,8 @@ def test_a_pasted_5_7_133_says_who_must_act_and_how(client):
     assert "RequireSenderAuthenticationEnabled" in res.text
     assert "exo-sender-auth/group-by-token" in res.text and "<details" in res.text
     assert "https://learn.microsoft.com/" in res.text
+    assert "Check first (read-only)" in res.text and "PS&gt; Get-DistributionGroup -Identity" in res.text
+    assert "Affects: Every sender on the internet" in res.text
 
 
 def test_the_page_asks_for_the_recipient_type_and_narrows_to_the_answer(client):
