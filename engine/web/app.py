@@ -124,8 +124,10 @@ def create_app(diagnoser: Optional[Diagnoser] = None) -> Starlette:
     async def api(request: Request) -> Response:
         rtype = request.query_params.get("recipient_type") or None
         try:
-            if rtype is not None and rtype not in RECIPIENT_TYPES:
-                raise HTTPError(400, f"unknown recipient type; one of: {', '.join(RECIPIENT_TYPES)}")
+            try:
+                check_recipient_type(rtype)
+            except ValueError as exc:
+                raise HTTPError(400, str(exc)) from None
             body = await _body(request)
             d = await worker.run(functools.partial(diagnoser.diagnose, body, recipient_type=rtype))
         except HTTPError as exc:
