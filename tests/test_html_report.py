@@ -24,10 +24,17 @@ def test_counts_by_column_and_combination():
     s = summarize([rec(), rec(index=1), rec(recipient="v@other.org", role="recipient_admin", source="b.eml"),
                    rec(error="not a bounce", recipient=None, source="c.eml")])
     assert (s.records, s.errors, len(s.messages)) == (4, 1, 4)
-    assert s.by["domain"] == {"example.com": 2, "other.org": 1}
-    assert s.by["role"] == {"sender": 2, "recipient_admin": 1}
     assert s.groups[("example.com", "5.1.1", "userunknown", "sender", "mta-common/unknown-user")] == 2
+    assert s.groups[("other.org", "5.1.1", "userunknown", "recipient_admin", "mta-common/unknown-user")] == 1
+    assert s.example[("example.com", "5.1.1", "userunknown", "sender", "mta-common/unknown-user")] == "a.eml"
     assert s.error_list == [("c.eml", "not a bounce")]
+
+
+def test_groups_whose_labels_agree_are_merged_in_the_table():
+    long = "x" * 300
+    s = summarize([rec(cause=long + "a", source="b.eml"), rec(cause=long + "b", source="a.eml")])
+    groups, example = s.table()
+    assert list(groups.values()) == [2] and list(example.values()) == ["a.eml"]
 
 
 def test_recipient_domains():
@@ -55,8 +62,9 @@ def test_a_line_that_is_not_a_record_is_a_clear_error(tmp_path):
     path.write_text(json.dumps(rec()) + "\n{oops\n")
     res = CliRunner().invoke(main, ["report", str(path), "-o", str(tmp_path / "r.html")])
     assert res.exit_code == 1 and "line 2: not JSON" in res.output and "Traceback" not in res.output
-    with pytest.raises(Exception, match="line 1: not a batch record"):
-        list(read_records(['{"a": 1}']))
+    for line in ('{"a": 1}', json.dumps(rec(cause=["a", "list"])), "[1]"):
+        with pytest.raises(Exception, match="line 1: not a batch record"):
+            list(read_records([line]))
 
 
 def test_classify_report_equals_report_of_its_records(tmp_path):

@@ -36,40 +36,52 @@ MAX_LABEL = 120
 
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?")
 _COLUMNS = ("domain", "status", "reason", "role", "cause")
+_FIELDS = frozenset(RECORD_FIELDS)
+_TEXT_FIELDS = ("source", "recipient", "status", "reason", "role", "cause", "error")
 
 
 @dataclass
 class Summary:
-    """What the report shows, aggregated from the records."""
+    """What the report shows, aggregated from the records: per distinct (domain, status, reason,
+    role, cause) its count and first source; error records counted by kind, the first listed."""
 
     records: int = 0
     errors: int = 0
     messages: set = field(default_factory=set)
-    by: dict[str, Counter] = field(default_factory=lambda: {c: Counter() for c in _COLUMNS})
-    reason_by_role: Counter = field(default_factory=Counter)
     groups: Counter = field(default_factory=Counter)
     example: dict[tuple, str] = field(default_factory=dict)
     error_kinds: Counter = field(default_factory=Counter)
     error_list: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, rec: dict) -> None:
-        """Count one batch record."""
+        """Count one batch record (values as ``ndrkb classify`` writes them: text or null)."""
         self.records += 1
-        source = _label(rec.get("source") or "-", 300)
+        source = rec.get("source") or "-"
         self.messages.add((source, rec.get("index", 0)))
-        if rec.get("error") is not None:
+        error = rec.get("error")
+        if error is not None:
             self.errors += 1
-            error = _label(rec["error"], 300)
             self.error_kinds[_error_kind(error)] += 1
             if len(self.error_list) < MAX_ERRORS_LISTED:
-                self.error_list.append((source, error))
+                self.error_list.append((_label(source, 300), _label(error, 300)))
             return
-        row = (domain_of(rec.get("recipient")), *(_label(rec.get(c) or "-") for c in _COLUMNS[1:]))
-        for name, value in zip(_COLUMNS, row):
-            self.by[name][value] += 1
-        self.reason_by_role[row[2], row[3]] += 1
+        row = (domain_of(rec.get("recipient")), rec.get("status") or "-", rec.get("reason") or "-",
+               rec.get("role") or "-", rec.get("cause") or "-")
         self.groups[row] += 1
-        self.example.setdefault(row, source)
+        if row not in self.example:
+            self.example[row] = source
+
+    def table(self) -> tuple[Counter, dict[tuple, str]]:
+        """The groups with their values as short labels (groups whose labels agree are merged)."""
+        groups: Counter = Counter()
+        example: dict[tuple, str] = {}
+        labels: dict[str, str] = {}
+        for row, n in self.groups.items():
+            key = tuple([labels[v] if v in labels else labels.setdefault(v, _label(v)) for v in row])
+            groups[key] += n
+            source = _label(self.example[row], 300)
+            example[key] = min(example[key], source) if key in example else source
+        return groups, example
 
 
 def read_records(lines: Iterable[str], name: str = "records") -> Iterator[dict]:
@@ -81,8 +93,10 @@ def read_records(lines: Iterable[str], name: str = "records") -> Iterator[dict]:
             rec = json.loads(line)
         except ValueError:
             raise InputError(f"{name} line {n}: not JSON") from None
-        if not isinstance(rec, dict) or not set(rec) <= set(RECORD_FIELDS) or "error" not in rec:
-            raise InputError(f"{name} line {n}: not a batch record (fields: {', '.join(RECORD_FIELDS)})")
+        if not isinstance(rec, dict) or not rec.keys() <= _FIELDS or "error" not in rec or any(
+                not isinstance(rec.get(f), (str, type(None))) for f in _TEXT_FIELDS):
+            raise InputError(f"{name} line {n}: not a batch record (fields: {', '.join(RECORD_FIELDS)}; "
+                             f"{', '.join(_TEXT_FIELDS)} text or null)")
         yield rec
 
 
@@ -106,12 +120,17 @@ def render_html(summary: Summary, title: str = "ndrkb report") -> str:
     """The self-contained HTML file of a summary."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("ndrkb", "output/templates"), autoescape=True,
                              undefined=jinja2.StrictUndefined)
-    rows = sorted(summary.groups.items(), key=lambda kv: (-kv[1], kv[0]))
+    groups, example = summary.table()
+    by = {name: Counter() for name in _COLUMNS}
+    for row, n in groups.items():
+        for name, value in zip(_COLUMNS, row):
+            by[name][value] += n
+    rows = sorted(groups.items(), key=lambda kv: (-kv[1], kv[0]))
     return env.get_template("report.html").render(
-        title=title, s=summary, charts=_charts(summary),
-        rows=[(*row, n, summary.example[row]) for row, n in rows[:MAX_TABLE_ROWS]], groups=len(rows),
+        title=title, s=summary, charts=_charts(summary, groups, by),
+        rows=[(*row, n, example[row]) for row, n in rows[:MAX_TABLE_ROWS]], groups=len(rows),
         max_rows=MAX_TABLE_ROWS, error_kinds=_top(summary.error_kinds, len(summary.error_kinds)),
-        roles={r: summary.by["role"][r] for r in ROLES})
+        roles={r: by["role"][r] for r in ROLES})
 
 
 #: Bar colour per role (the same in every chart).
@@ -120,28 +139,31 @@ _SVG_STYLE = {"svg.fonttype": "none", "svg.hashsalt": "ndrkb", "font.size": 9, "
               "axes.spines.right": False}
 
 
-def _charts(s: Summary) -> list[tuple[str, str]]:
+def _charts(s: Summary, groups: Counter, by: dict[str, Counter]) -> list[tuple[str, str]]:
     """(title, inline SVG) of each chart; none when there is no diagnosed record."""
     if s.records == s.errors:
         return []
-    roles = [r for r in ROLES if s.by["role"][r]] + sorted(set(s.by["role"]) - set(ROLES))
-    reasons = [k for k, _ in _top(s.by["reason"], len(s.by["reason"]))][:TOP]
+    reason_by_role: Counter = Counter()
+    for (_, _, reason, role, _), n in groups.items():
+        reason_by_role[reason, role] += n
+    roles = [r for r in ROLES if by["role"][r]] + sorted(set(by["role"]) - set(ROLES))
+    reasons = [k for k, _ in _top(by["reason"], len(by["reason"]))][:TOP]
     charts = []
     with matplotlib.rc_context(_SVG_STYLE):
         fig, ax = _bars(len(reasons), "Reasons, by who must act")
         left = [0] * len(reasons)
         for role in roles:
-            widths = [s.reason_by_role[reason, role] for reason in reasons]
+            widths = [reason_by_role[reason, role] for reason in reasons]
             ax.barh(_tex(reasons), widths, left=left, label=_tex([role])[0], color=ROLE_COLOURS.get(role, "#9d755d"))
             left = [a + b for a, b in zip(left, widths)]
         ax.legend(title="who must act", frameon=False, loc="lower right")
         charts.append(fig)
         fig, ax = _bars(len(roles), "Who must act")
-        ax.barh(_tex(roles), [s.by["role"][r] for r in roles], color=[ROLE_COLOURS.get(r, "#9d755d") for r in roles])
+        ax.barh(_tex(roles), [by["role"][r] for r in roles], color=[ROLE_COLOURS.get(r, "#9d755d") for r in roles])
         charts.append(fig)
         for name, title in (("status", "Status codes"), ("domain", "Recipient domains"), ("cause", "Causes")):
-            top = _top(s.by[name], TOP)
-            fig, ax = _bars(len(top), f"{title} (top {TOP})" if len(s.by[name]) > TOP else title)
+            top = _top(by[name], TOP)
+            fig, ax = _bars(len(top), f"{title} (top {TOP})" if len(by[name]) > TOP else title)
             ax.barh(_tex([k for k, _ in top]), [n for _, n in top], color="#4c78a8")
             charts.append(fig)
         return [(fig.axes[0].get_title(), _svg(fig)) for fig in charts]
@@ -149,7 +171,7 @@ def _charts(s: Summary) -> list[tuple[str, str]]:
 
 def _bars(n: int, title: str) -> tuple[Figure, object]:
     """A figure for n horizontal bars, largest on top."""
-    fig = Figure(figsize=(6.4, 0.6 + 0.24 * max(n, 3)), layout="constrained")
+    fig = Figure(figsize=(6.4, 0.6 + 0.24 * max(n, 3)))
     ax = fig.add_subplot()
     ax.set_title(title, loc="left", fontsize=11)
     ax.invert_yaxis()
@@ -160,9 +182,10 @@ def _bars(n: int, title: str) -> tuple[Figure, object]:
 
 
 def _svg(fig: Figure) -> str:
-    """The figure as an inline <svg> element (no XML prolog, no date: same figure, same bytes)."""
+    """The figure as an inline <svg> element (no XML prolog, no date: same figure, same bytes),
+    cut to what is drawn (half the time of a constrained layout)."""
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
+    fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight", pad_inches=0.1)
     text = buf.getvalue()
     return text[text.index("<svg"):]
 
@@ -188,4 +211,4 @@ def _label(value: object, limit: int = MAX_LABEL) -> str:
 
 def _error_kind(error: str) -> str:
     """An error message with its varying details (numbers, quoted parts) folded, to count alike errors together."""
-    return re.sub(r"\d+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", error))[:MAX_LABEL]
+    return _label(re.sub(r"\d+", "N", re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", error[:1000])))
