@@ -24,8 +24,8 @@ def main() -> None:
     docs = REPO / "docs"
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.html"
-        subprocess.run([sys.executable, "-c", "from ndrkb.cli import main; main()", "classify", str(REPO / "corpus"), "-j", "1",
-                        "-o", str(Path(tmp) / "r.jsonl"), "--report", str(report)], check=True)
+        subprocess.run([sys.executable, "-c", "from ndrkb.cli import main; main()", "classify", str(REPO / "corpus"),
+                        "-j", "1", "-o", str(Path(tmp) / "r.jsonl"), "--report", str(report)], check=True)
         with sync_playwright() as p, serving(create_app()) as url:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
             page = browser.new_page(viewport={"width": 1200, "height": 1500})

@@ -1,21 +1,19 @@
 """The HTML report of a corpus: batch records in, one self-contained HTML file out.
 
-Records are aggregated as they are read (100,000 records make a file of the same size as
-100 do): counts by who must act, reason, status code, recipient domain and cause as charts
+Records are aggregated as they are read (100,000 records make a file about the size 100
+do): counts by who must act, reason, status code, recipient domain and cause as charts
 drawn by matplotlib into inline SVG (no script, no network, opens at once); a sortable,
-filterable table of
-the distinct (domain, status, reason, role, cause) combinations with their counts; and the
-error records apart. Same records in, same bytes out.
+filterable table of the distinct (domain, status, reason, role, cause) combinations with
+their counts; and the error records apart. Same records in, same bytes out.
 """
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional
-
-import io
 
 import jinja2
 import matplotlib
