@@ -129,3 +129,105 @@ REASONS: tuple[str, ...] = tuple(REASON_MEANINGS)
 ACTIONS: tuple[str, ...] = tuple(ACTION_MEANINGS)
 KINDS: tuple[str, ...] = tuple(KIND_MEANINGS)
 MTA_NAMES: tuple[str, ...] = tuple(MTA_FAMILIES)
+
+# --------------------------------------------------------------------------------------
+# The SMTP stage and the reason procedure (facts: ../shared/reference/sisimai-reasons.md,
+# "the fact sheet" below; the procedure of Sisimai 5.1, https://github.com/sisimai/p5-sisimai)
+
+#: The SMTP command a failure answered (``RecipientFacts.command``), as MTAs name it.
+COMMAND_MEANINGS: dict[str, str] = {
+    "CONN": "refused at connection time, before the client sent any command",
+    "HELO": "the client's HELO greeting",
+    "EHLO": "the client's EHLO greeting",
+    "STARTTLS": "the request to start TLS",
+    "AUTH": "client authentication",
+    "MAIL": "MAIL FROM, the envelope sender",
+    "RCPT": "RCPT TO, the envelope recipient",
+    "DATA": "DATA or the end of the message data (the whole message was sent)",
+    "QUIT": "the end of the session",
+}
+COMMANDS: tuple[str, ...] = tuple(COMMAND_MEANINGS)
+
+#: The standard status table (fact sheet section 4): the reason a status code names.
+#: Codes absent here (X.0.0, 4.1.1, 5.5.1, 4.7.0, ...) name no reason.
+STATUS_REASONS: dict[str, tuple[str, ...]] = {
+    "delivered": ("2.1.5",),
+    "authfailure": ("4.7.24", "4.7.26", "5.7.20", "5.7.21", "5.7.22", "5.7.23", "5.7.24", "5.7.26", "5.7.29"),
+    "blocked": ("4.7.1", "4.7.2"),
+    "contenterror": ("4.6.0", "4.6.2", "4.6.5", "5.6.0", "5.6.1", "5.6.2", "5.6.3", "5.6.5", "5.6.6", "5.6.7",
+                     "5.6.8", "5.6.9"),
+    "exceedlimit": ("4.2.3", "5.2.3"),
+    "expired": ("4.4.1", "4.4.7"),
+    "filtered": ("4.2.4", "5.1.4", "5.2.0", "5.2.1", "5.2.4"),
+    "hasmoved": ("4.1.6", "5.1.6", "5.7.17", "5.7.18"),
+    "hostunknown": ("5.1.2", "5.4.4"),
+    "mailboxfull": ("4.2.2", "5.2.2"),
+    "mesgtoobig": ("4.7.16", "5.3.4", "5.7.16"),
+    "networkerror": ("4.4.2", "4.4.4", "4.4.6", "4.4.8", "5.4.0"),
+    "notaccept": ("4.3.2", "5.1.10", "5.3.2", "5.7.27"),
+    "rejected": ("4.1.7", "4.1.8", "5.1.7", "5.1.8"),
+    "requireptr": ("4.7.25", "5.7.25"),
+    "securityerror": ("4.7.5", "4.7.6", "4.7.7", "4.7.12", "4.7.15") + tuple(f"5.7.{n}" for n in range(0, 12))
+                     + ("5.7.14", "5.7.15", "5.7.19", "5.7.30"),
+    "spamdetected": ("5.7.28",),
+    "suspend": ("4.2.1", "5.7.13"),
+    "syntaxerror": ("5.5.2", "5.5.6"),
+    "systemerror": ("4.1.9", "4.3.3", "4.3.5", "4.4.3", "4.5.3", "4.5.5", "5.1.9", "5.3.0", "5.3.3", "5.3.5",
+                    "5.4.3", "5.5.4", "5.5.5"),
+    "systemfull": ("4.3.1", "4.4.5", "5.3.1"),
+    "toomanyconn": ("5.5.3",),
+    "userunknown": ("5.1.0", "5.1.1", "5.1.3"),
+}
+_STATUS_REASON: dict[str, str] = {code: reason for reason, codes in STATUS_REASONS.items() for code in codes}
+
+#: Reasons that, named by a status code, are provisional: the wording is read first
+#: (fact sheet section 0, "retry set"; section 3.2).
+RETRY_REASONS: frozenset[str] = frozenset({
+    "undefined", "onhold", "systemerror", "securityerror", "expired", "suspend", "networkerror",
+    "hostunknown", "userunknown"})
+
+
+def status_name(status: Optional[str]) -> str:
+    """The reason the status table gives a code; ``none`` without a code, ``unnamed`` for a code it lacks."""
+    if not status:
+        return "none"
+    return _STATUS_REASON.get(status, "unnamed")
+
+
+#: The one precedence list that decides between candidate reasons (fact sheet sections
+#: 3.1-3.6): the steps of the procedure in order, each with its reasons in the order they
+#: are tried.  A candidate of an earlier step wins; within a step, the earlier reason.
+#:   provider  a receiving provider's or a vendor's own knowledge (fact sheet 3.1 steps 1-2)
+#:   delivered a class-2 status (3.1 step 3a)
+#:   context   wording and status read with the SMTP stage and the status (3.4, "Pass 1")
+#:   status    the status table, for a reason outside the retry set (3.5 step 2)
+#:   wording   wording alone, whatever the stage (3.5 step 3)
+#:   retry     the status table, for a reason in the retry set (3.5 step 4)
+#:   shape     the shape of the codes, the mailer type, the action, the stage (3.5 steps 5-6)
+#:   fallback  nothing else: out-of-office wording, held undecided, or nothing at all (3.6)
+REASON_PROCEDURE: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("provider", ()),
+    ("delivered", ("delivered", "feedback", "vacation")),
+    ("context", ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
+                 "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "rejected",
+                 "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked")),
+    ("status", ()),
+    ("wording", ("mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected",
+                 "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
+                 "systemfull", "notaccept", "expired", "securityerror", "mailererror")),
+    ("retry", ()),
+    ("shape", ("contenterror", "securityerror", "mailererror", "syntaxerror", "expired", "blocked")),
+    ("fallback", ("expired", "vacation", "onhold", "undefined")),
+)
+REASON_STEPS: tuple[str, ...] = tuple(step for step, _ in REASON_PROCEDURE)
+
+
+def reason_rank(step: str, reason: str) -> int:
+    """Position of a candidate in the precedence list (0 first).  Steps that list no
+    reasons (provider, status, retry) take their candidates in one rank."""
+    rank = 0
+    for name, reasons in REASON_PROCEDURE:
+        if name == step:
+            return rank + (reasons.index(reason) if reason in reasons else 0)
+        rank += max(1, len(reasons))
+    raise ValueError(f"unknown step of the reason procedure: {step}")

@@ -15,6 +15,7 @@ from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn
 from ..intake.parts import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
+from ..read.stage import smtp_stage
 from ..read.walker import ADDRESS, Block, clean_address, read_text
 from ..vocabulary import MTA_FAMILIES
 
@@ -221,11 +222,14 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     if reply and code is None:
         code = next((r.code for r in b.replies if r.code and (not status or str(r.code)[0] == status[0])), None)
     diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
+    command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
+    if command and said:
+        origin["command"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said!r}"
     return RecipientFacts(
         recipient=b.recipient, original_recipient=b.original_recipient,
         action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
-        diagnostic=diagnostic, command=b.command, remote_mta=b.remote_mta, reporting_mta=reporting,
+        diagnostic=diagnostic, command=command, remote_mta=b.remote_mta, reporting_mta=reporting,
         mta=mta, origin=origin,
     )
 

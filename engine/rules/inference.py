@@ -1,9 +1,11 @@
 """The rule engine: pack rules compiled into experta, run in three stages, with a trace.
 
 This is the only module that imports experta (through :mod:`ndrkb.rules.experta_compat`).
-Stages: ``infer`` (a status code when the bounce gives none), ``diagnose`` (reason,
-role, cause, recipient type; the packs dispatched by status code and token plus the
-always-on core and fallback), ``finalize`` (permanent, hard bounce).  Within a stage a
+Stages: ``infer`` (a status code when the bounce gives none), ``reason`` (the reason
+procedure: candidates ranked by the one precedence list, ``vocabulary.REASON_PROCEDURE``,
+through the salience it gives each step), ``diagnose`` (role, cause, recipient type, and a
+vendor's own reason; the packs dispatched by status code and token plus the always-on
+core and fallback), ``finalize`` (permanent, hard bounce).  Within a stage a
 conclusion is decided by the fired rule of highest salience; every fired rule is kept
 in the trace with what it matched and concluded.  The packs of a stage run in groups
 (a pack and those whose rules follow its rules), one engine per group, their fired
@@ -20,6 +22,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from .experta_compat import load_experta
 from ..models import RecipientFacts, TraceStep
+from ..vocabulary import status_name
 from .dispatch import PackSet
 from .schema import STAGES, Pack, RuleSpec, code_matches, reply_matches
 
@@ -117,6 +120,9 @@ def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[
         "action": f.action or "",
         "kind": f.kind,
         "reason": decided.get("reason") or "",
+        "command": f.command or "none",
+        "status_name": status_name(f.status),
+        "has_text": bool(text.text),
     }
     if "keywords" in reads:
         fields["keywords"] = phrases.found(text)
@@ -140,13 +146,16 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
         want_r = w.has_reply
         prev_r = tests.get("reply")
         tests["reply"] = (lambda r: bool(r) == want_r and prev_r(r)) if prev_r else (lambda r: bool(r) == want_r)
+    if w.has_text is not None:
+        want_t = w.has_text
+        tests["has_text"] = lambda t: t == want_t
     if w.token:
         prefixes = tuple(t.lower() for t in w.token)
         tests["token"] = lambda t: bool(t) and t.startswith(prefixes)
-    for name in ("mta", "action", "kind", "reason"):
-        values = frozenset(getattr(w, name))
-        if values:
-            tests[name] = lambda v, values=values: v in values
+    for name in ("mta", "action", "kind", "reason", "command", "status_name"):
+        values, unwanted = frozenset(getattr(w, name)), frozenset(getattr(w, "not_" + name, ()))
+        if values or unwanted:
+            tests[name] = lambda v, values=values, unwanted=unwanted: (not values or v in values) and v not in unwanted
     if w.text or w.text_all or w.not_text:
         any_of, all_of, none_of = frozenset(w.text), frozenset(w.text_all), frozenset(w.not_text)
         tests["keywords"] = lambda k: ((not any_of or bool(any_of & k)) and all_of <= k and not (none_of & k))
@@ -360,8 +369,8 @@ class Inference:
             return self._infer(facts, text)
         # Every field an engine reads comes from these (the decided ones from earlier stages
         # of the same run), so the whole run is a function of them.
-        key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind,
-               text.found(self._phrases))
+        key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.command,
+               bool(text.text), text.found(self._phrases))
         outcome = self._runs.get(key)
         if outcome is None:
             outcome = _remember(self._runs, key, self._infer(facts, text))

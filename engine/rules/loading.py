@@ -19,6 +19,7 @@ from .discovery import PackSources, discover
 from .dispatch import PackSet
 from .schema import Pack, PackSpec, RuleSpec
 from .toml_lines import Where
+from ..vocabulary import RETRY_REASONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -119,6 +120,16 @@ def _check_pack(spec: PackSpec, where: Where, folder: Path) -> list[str]:
             if rem not in spec.remediation:
                 problems.append(f"{where('rule', n, label, 'then.add_remediation')}: "
                                 f"no [remediation.{rem}] in this pack")
+        if rule.step is not None:
+            if rule.then.reason is None or meta.stage != "reason":
+                problems.append(f"{where('rule', n, label, 'step')}: a step of the reason procedure concludes "
+                                "a reason, in a pack of stage 'reason'")
+            elif "salience" in rule.model_fields_set:
+                problems.append(f"{where('rule', n, label, 'salience')}: a step of the reason procedure is "
+                                "ranked by the precedence list; give no salience")
+            elif rule.step in ("status", "retry") and (rule.step == "retry") != (rule.then.reason in RETRY_REASONS):
+                problems.append(f"{where('rule', n, label, 'step')}: a status-table reason in the retry set is "
+                                "step 'retry', any other is step 'status'")
         if meta.stage != "infer" and rule.then.status:
             problems.append(f"{where('rule', n, label, 'then.status')}: "
                             "only packs of stage 'infer' may conclude a status")

@@ -12,17 +12,20 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..read.parsers import STATUS_CODE
-from ..vocabulary import ACTIONS, KINDS, MTA_NAMES, REASONS, Reason, RecipientType, Role
+from ..vocabulary import (ACTIONS, COMMANDS, KINDS, MTA_NAMES, REASON_STEPS, REASONS, Reason, RecipientType, Role,
+                          reason_rank)
 
 #: The closed sets a condition's names must come from.
-_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS}
+_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS,
+               "not_action": ACTIONS, "command": COMMANDS + ("none",), "not_command": COMMANDS + ("none",),
+               "status_name": REASONS + ("none", "unnamed"), "not_status_name": REASONS + ("none", "unnamed")}
 
-Stage = Literal["infer", "diagnose", "finalize"]
+Stage = Literal["infer", "reason", "diagnose", "finalize"]
 Layer = Literal["fallback", "core", "knowledge", "site"]
 #: Salience base of each layer; a rule's own salience (0-99) is added to it, so a
 #: specific pack always outranks the core inference, which outranks the fallback.
 LAYER_BASE: dict[str, int] = {"fallback": 0, "core": 100, "knowledge": 300, "site": 900}
-STAGES: tuple[str, ...] = ("infer", "diagnose", "finalize")
+STAGES: tuple[str, ...] = ("infer", "reason", "diagnose", "finalize")
 
 CODE = STATUS_CODE
 _PART = r"(?:[0-9]{1,3}|x|\*)"
@@ -74,10 +77,22 @@ class When(_Strict):
     not_text: list[str] = Field(default_factory=list, description="phrases that must all be absent")
     mta: list[str] = Field(default_factory=list, description="reporting-system families")
     action: list[str] = Field(default_factory=list)
+    not_action: list[str] = Field(default_factory=list, description="actions that must not hold")
     kind: list[str] = Field(default_factory=list)
     reason: list[str] = Field(default_factory=list, description="the reason decided so far (finalize stage)")
+    command: list[str] = Field(default_factory=list, description="the SMTP command the failure answered "
+                               "(RCPT, DATA, ...; 'none' when the bounce does not say)")
+    not_command: list[str] = Field(default_factory=list, description="SMTP commands the failure must not answer")
+    status_name: list[str] = Field(default_factory=list, description="the reason the status table names for the "
+                                   "bounce's own code; 'none': no code, 'unnamed': a code the table lacks")
+    not_status_name: list[str] = Field(default_factory=list, description="status names that must not hold")
+    wording: list[str] = Field(default_factory=list, description="names of the pack's [wording] lists, any of "
+                               "whose phrases present")
+    not_wording: list[str] = Field(default_factory=list, description="names of [wording] lists whose phrases "
+                                   "must all be absent")
     has_status: Optional[bool] = None
     has_reply: Optional[bool] = None
+    has_text: Optional[bool] = Field(None, description="whether the bounce gives any error text")
     after: list[str] = Field(default_factory=list, description="rule ids (pack/rule) that must have fired")
 
     @field_validator("status")
@@ -119,7 +134,8 @@ class When(_Strict):
             raise ValueError("empty phrase")
         return [" ".join(p.lower().split()) for p in v]
 
-    @field_validator("reason", "mta", "action", "kind")
+    @field_validator("reason", "mta", "action", "not_action", "kind", "command", "not_command", "status_name",
+                     "not_status_name")
     @classmethod
     def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
         known = _VOCABULARY[info.field_name]
@@ -170,6 +186,9 @@ class RuleSpec(_Strict):
     description: str
     salience: int = Field(50, ge=0, le=99)
     reference: str = Field(min_length=4)
+    step: Optional[Literal[REASON_STEPS]] = Field(  # type: ignore[valid-type]
+        None, description="the step of the reason procedure this rule implements; its reason is then ranked by "
+                          "the precedence list (ndrkb.vocabulary.REASON_PROCEDURE), not by a salience")
     when: When = Field(default_factory=When)
     then: Then
 
@@ -289,6 +308,29 @@ class PackSpec(_Strict):
     cause: dict[str, CauseSpec] = Field(default_factory=dict)
     remediation: dict[str, RemediationSpec] = Field(default_factory=dict)
     example: list[ExampleSpec] = Field(default_factory=list)
+    wording: dict[str, list[str]] = Field(default_factory=dict, description="named phrase lists that rules read "
+                                          "with when.wording / when.not_wording")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_wording(cls, data: object) -> object:
+        """A rule's ``when.wording`` / ``when.not_wording`` read as the phrases of those lists."""
+        if not isinstance(data, dict) or not isinstance(data.get("rule"), list):
+            return data
+        lists = data.get("wording") if isinstance(data.get("wording"), dict) else {}
+        rules = []
+        for rule in data["rule"]:
+            when = rule.get("when") if isinstance(rule, dict) else None
+            if isinstance(when, dict) and (when.get("wording") or when.get("not_wording")):
+                when = dict(when)
+                for names, key in ((when.get("wording") or [], "text"), (when.get("not_wording") or [], "not_text")):
+                    for name in names if isinstance(names, list) else []:
+                        if name not in lists:
+                            raise ValueError(f"rule {rule.get('id')}: no [wording] list {name!r} in this pack")
+                        when[key] = list(when.get(key) or []) + [p for p in lists[name] if isinstance(p, str)]
+                rule = {**rule, "when": when}
+            rules.append(rule)
+        return {**data, "rule": rules}
 
 
 class Pack(BaseModel):
@@ -315,6 +357,8 @@ class Pack(BaseModel):
 
     def salience(self, rule: RuleSpec) -> int:
         """Effective salience: the layer base plus the rule's own."""
+        if rule.step is not None and rule.then.reason is not None:
+            return LAYER_BASE[self.spec.pack.layer] + 99 - reason_rank(rule.step, rule.then.reason)
         return LAYER_BASE[self.spec.pack.layer] + rule.salience
 
 

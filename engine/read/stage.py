@@ -1,0 +1,66 @@
+"""The SMTP stage of a failure: which command the refusal answered, read from what MTAs write.
+
+Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`` section 6):
+
+* Postfix: ``(in reply to RCPT TO command)``, ``(in reply to end of DATA command)``;
+  ``refused to talk to me`` (the greeting refused: read as HELO, as Sisimai's Postfix
+  reader does);
+* Exim: ``SMTP error from remote mail server after RCPT TO:<a@b>:``, ``after end of
+  data``, ``after initial connection`` (CONN), ``after pipelined MAIL FROM``;
+* a session transcript: the last ``>>> COMMAND`` line (Sendmail) or ``SMTP command: X``;
+* otherwise the chain of upper-case command words in the text (section 6.2): each word
+  is looked for after the one found before it, and the last one found is the stage.
+
+Nothing found: the stage is unknown (``None``); there is no default.
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+_WORD = {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "helo": "HELO", "ehlo": "EHLO", "lhlo": "EHLO",
+         "starttls": "STARTTLS", "auth": "AUTH", "quit": "QUIT", "end": "DATA", "initial": "CONN",
+         "connect": "CONN", "greeting": "CONN", "banner": "CONN", "body": "DATA", "message": "DATA"}
+
+#: Explicit statements of the stage, each with the word that names the command.
+_STATED = (
+    re.compile(r"in reply to (?:the )?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit|end)\b", re.I),
+    re.compile(r"\bafter (?:the )?(?:pipelined )?(?P<w>rcpt to|mail from|end of data|data|helo|ehlo|lhlo|"
+               r"starttls|auth|quit|initial connection|connect)\b", re.I),
+    re.compile(r"\bSMTP command:? ?(?P<w>rcpt|mail|data|helo|ehlo|starttls|auth|quit)\b", re.I),
+    re.compile(r"\b(?P<w>greeting|banner) (?:was )?(?:rejected|refused)", re.I),
+    re.compile(r"(?P<w>refused to talk to me)", re.I),
+)
+_TRANSCRIPT = re.compile(r"^>>> ?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b", re.I | re.M)
+#: Upper-case command words in the order Sisimai's generic reader chains them (section 6.2).
+_CHAIN = ("HELO", "EHLO", "STARTTLS", "AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-", "AUTH DIGEST-", "MAIL F",
+          "RCPT", "RCPT T", "DATA", "QUIT")
+
+
+def _command(word: str) -> str:
+    word = word.lower()
+    if word.startswith("refused"):
+        return "HELO"
+    return _WORD[word.split()[0]]
+
+
+def smtp_stage(text: str) -> tuple[Optional[str], str]:
+    """The command a failure answered, and the words that said so (``(None, "")`` when nothing does)."""
+    if not text:
+        return None, ""
+    for pattern in _STATED:
+        found = list(pattern.finditer(text))
+        if found:
+            return _command(found[-1].group("w")), found[-1].group(0)
+    found = list(_TRANSCRIPT.finditer(text))
+    if found:
+        return _command(found[-1].group("w")), found[-1].group(0)
+    last, said, pos = None, "", 0
+    for token in _CHAIN:
+        at = text.find(token, pos)
+        if at >= 0:
+            last, said, pos = token.split()[0][:4] if token != "STARTTLS" else token, token, at
+    return (last, said) if last else (None, "")
+
+
+__all__ = ["smtp_stage"]
