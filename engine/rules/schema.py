@@ -20,12 +20,12 @@ _VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "action": ACTIONS, "kind": K
                "not_action": ACTIONS, "command": COMMANDS + ("none",), "not_command": COMMANDS + ("none",),
                "status_name": REASONS + ("none", "unnamed"), "not_status_name": REASONS + ("none", "unnamed")}
 
-Stage = Literal["infer", "reason", "diagnose", "finalize"]
+Stage = Literal["reason", "infer", "diagnose", "finalize"]
 Layer = Literal["fallback", "core", "knowledge", "site"]
 #: Salience base of each layer; a rule's own salience (0-99) is added to it, so a
 #: specific pack always outranks the core inference, which outranks the fallback.
 LAYER_BASE: dict[str, int] = {"fallback": 0, "core": 100, "knowledge": 300, "site": 900}
-STAGES: tuple[str, ...] = ("infer", "reason", "diagnose", "finalize")
+STAGES: tuple[str, ...] = ("reason", "infer", "diagnose", "finalize")
 
 CODE = STATUS_CODE
 _PART = r"(?:[0-9]{1,3}|x|\*)"
