@@ -68,6 +68,9 @@ def test_builtin_packs_load_sorted_by_id():
     ('action = ["bounced"]', "unknown action: 'bounced'"),
     ('kind = ["dsn"]', "unknown kind: 'dsn'"),
     ('reason = ["spam"]', "unknown reason: 'spam'"),
+    ('command = ["RCPT TO"]', "unknown command: 'RCPT TO'"),
+    ('not_action = ["gone"]', "unknown not_action: 'gone'"),
+    ('status_name = ["unknown"]', "unknown status_name: 'unknown'"),
 ])
 def test_schema_errors_name_file_line_rule_and_field(tmp_path, condition, problem):
     folder = write_pack(tmp_path, "p", f"""\
@@ -316,3 +319,53 @@ then = { note = "never" }
     text = "\n".join(info.value.problems)
     assert "rule pong: when.after: rules follow each other in a loop and can never fire: loop/ping -> loop/pong" in text
     assert "rule late: when.after: names core-finalize/class-5-permanent of stage finalize" in text
+
+
+REASON_PACK = """\
+[pack]
+id = "p"
+title = "P"
+version = "1.0"
+stage = "reason"
+always = true
+
+[[rule]]
+id = "first"
+description = "d"
+reference = "RFC 3463"
+{extra}
+when.wording = ["{name}"]
+then = {{ reason = "{reason}" }}
+
+[wording]
+mine = ["phrase one", "Phrase  Two"]
+"""
+
+
+@pytest.mark.parametrize("extra, name, reason, wanted", [
+    ('step = "context"\nsalience = 60', "mine", "mailboxfull", "a step of the reason procedure is ranked by the "
+                                                                 "precedence list; give no salience"),
+    ('step = "status"', "mine", "userunknown", "a status-table reason in the retry set is step 'retry'"),
+    ('step = "context"', "theirs", "mailboxfull", "no [wording] list 'theirs' in this pack"),
+])
+def test_reason_steps_and_wording_are_checked(tmp_path, extra, name, reason, wanted):
+    folder = write_pack(tmp_path, "p", REASON_PACK.format(extra=extra, name=name, reason=reason))
+    (problem,) = problems_of(folder)
+    assert wanted in problem
+
+
+def test_a_step_outside_the_reason_stage_is_refused(tmp_path):
+    text = REASON_PACK.format(extra='step = "context"', name="mine", reason="mailboxfull")
+    folder = write_pack(tmp_path, "p", text.replace('stage = "reason"', 'stage = "diagnose"'))
+    (problem,) = problems_of(folder)
+    assert "a step of the reason procedure concludes a reason, in a pack of stage 'reason'" in problem
+
+
+def test_wording_lists_are_read_as_phrases_and_steps_ranked_by_the_precedence_list(tmp_path):
+    from ndrkb.vocabulary import reason_rank
+
+    pack = read_pack(write_pack(tmp_path, "p", REASON_PACK.format(extra='step = "context"', name="mine",
+                                                                  reason="mailboxfull")))
+    rule = pack.spec.rule[0]
+    assert rule.when.text == ["phrase one", "phrase two"]
+    assert pack.salience(rule) == 300 + 99 - reason_rank("context", "mailboxfull")  # the knowledge layer

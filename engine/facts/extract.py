@@ -16,7 +16,7 @@ from ..intake.parts import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
 from ..read.stage import smtp_stage
-from ..read.walker import ADDRESS, Block, clean_address, read_text
+from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
 from ..vocabulary import MTA_FAMILIES
 
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
@@ -173,15 +173,40 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
 
 
 def _unnamed_recipients(parts: Parts, general: Block) -> list[Block]:
-    """The report names no recipient in its text: take them from the headers that do."""
+    """The report names no recipient in a layout ndrkb knows: take them from the headers that
+    do, else read the text generically (:func:`_addresses_in_text`)."""
     for where, value in (("header X-Failed-Recipients", parts.headers.get("x-failed-recipients", "")),
-                         ("returned original header To", _original_to(parts.original_headers or parts.text))):
+                         ("returned original header To", _original_to(parts.original_headers or parts.text)),
+                         ("generic reading: an address in the report's text, no known layout named a recipient",
+                          " ".join(_addresses_in_text(parts, general)))):
         found = [a.lower() for a in ADDRESS.findall(value or "")][:MAX_RECIPIENTS]
         if found:
             return [Block(recipient=a, diagnostic=list(general.diagnostic), replies=list(general.replies),
                           remote_mta=general.remote_mta, origin={**general.origin, "recipient": where})
                     for a in dict.fromkeys(found)]
     return [general]
+
+
+#: Local parts of mail-system and list-administration addresses (RFC 2142 section 5, RFC 2369
+#: list-owner conventions): the system or list that reports, never the failed recipient.
+_SYSTEM_LOCAL = re.compile(r"^(?:postmaster|mailer-daemon|mailer_daemon|mail-daemon|owner-.*|.*-(?:owner|request|admin|bounces?))$",
+                           re.I)
+
+
+def _addresses_in_text(parts: Parts, general: Block) -> list[str]:
+    """The addresses a person would take for the failed recipients of a report in an unknown
+    layout: those in its text before the returned message, except the report's own sender and
+    addressee, the envelope sender, and mail-system or list addresses."""
+    own = {a.lower() for name in ("from", "to", "return-path")
+           for a in ADDRESS.findall(parts.headers.get(name, "") or (parts.sender if name == "from" else ""))}
+    own |= {a.lower() for a in ENVELOPE_SENDER.findall("\n".join(general.diagnostic))}
+    found = []
+    for line in general.diagnostic:
+        for a in ADDRESS.findall(line):
+            a = a.strip(".").lower()
+            if a not in own and not _SYSTEM_LOCAL.match(a.split("@")[0]) and a not in found:
+                found.append(a)
+    return found[:MAX_RECIPIENTS]
 
 
 def _original_to(text: str) -> str:
@@ -215,7 +240,10 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     origin = dict(b.origin)
     # The server's own reply is the direct evidence (RFC 3464 section 2.3.6): its enhanced
     # code of the same class replaces the reporting MTA's rendering in the Status field.
-    if reply and reply.status and (status is None or reply.status != status and reply.status[0] == status[0]):
+    # When their classes differ, the reply code says which class the refusal had (fact sheet
+    # sisimai-reasons.md 2.5 rule 2): "Status: 5.0.0" over "421 4.7.0 try again later" is 4.7.0.
+    if reply and reply.status and (status is None or reply.status != status and (
+            reply.status[0] == status[0] or str(reply.code or "")[:1] == reply.status[0])):
         status = reply.status
         origin["status"] = origin.get("reply", "reply")
     code = reply.code if reply else None

@@ -100,8 +100,10 @@ def render_trace(d: Diagnosis) -> str:
         return "\n".join(out) + "\n"
     for r in d.recipients:
         f = r.facts
-        out += ["", f"Recipient {r.recipient or '(not named)'}", "  facts:"]
-        for name in ("status", "reply_code", "token", "action", "mta", "remote_mta", "reporting_mta", "kind"):
+        named = f"   ({f.origin['recipient']})" if r.recipient and f.origin.get("recipient") else ""
+        out += ["", f"Recipient {r.recipient or '(not named)'}{named}", "  facts:"]
+        for name in ("status", "reply_code", "token", "command", "action", "mta", "remote_mta", "reporting_mta",
+                     "kind"):
             value = getattr(f, name)
             if value not in (None, ""):
                 where = f.origin.get(name) or f.origin.get("reply" if name in ("reply_code", "token") else "", "")

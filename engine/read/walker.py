@@ -29,6 +29,9 @@ from ..limits import MAX_RECIPIENTS
 
 #: An email address (``grammar/common.lark``; its parts are bounded so no search is quadratic).
 ADDRESS = re.compile(COMMON["ADDRESS"])
+#: The envelope sender as a session transcript or an MTA quotes it ("MAIL FROM:<a@b>"):
+#: the address the bounce returns to, never a failed recipient.
+ENVELOPE_SENDER = re.compile(r"MAIL FROM:[ \t]*<([^\s<>@]{1,256}@[^\s<>]{1,255})>", re.I)
 #: Lines kept per block: enough for a wrapped reply and its explanation.
 MAX_BLOCK_LINES = 16
 
@@ -90,9 +93,11 @@ _QUOTING = re.compile(rf"[^\n]*\bRCPT\b|[ \t]*#?{REPLY_CODE}[ -]", re.I)
 def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
     """Walk the classified lines of ``text`` into recipient blocks.
 
-    ``ignore`` holds addresses that never open a block (the bounce's own sender).
+    ``ignore`` holds addresses that never open a block (the bounce's own sender); so does
+    every envelope sender the text quotes (``MAIL FROM:<a@b>``).
     Replies are not parsed here; :func:`ndrkb.facts.extract.extract` reads them from the text.
     """
+    ignore = ignore | {a.lower() for a in ENVELOPE_SENDER.findall(text)}
     lines: list[TextLine] = lex_lines(text) if text.strip() else []
     blocks: list[Block] = []
     general = Block()

@@ -1,0 +1,140 @@
+"""The reason procedure (kb/core-reasons, ndrkb.vocabulary.REASON_PROCEDURE) and the SMTP stage.
+
+The vectors are those the fact sheet ``../shared/reference/sisimai-reasons.md`` section 12
+lists for Sisimai 5.1 on synthetic RFC 3464 reports, run here through the whole pipeline.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ndrkb import diagnose
+from ndrkb.read.stage import smtp_stage
+from ndrkb.vocabulary import REASON_PROCEDURE, REASONS, STATUS_REASONS, reason_rank, status_name
+
+
+def dsn(status: str, text: str, action: str = "failed") -> bytes:
+    """A generic RFC 3464 report for u@example.org with this Status (none when empty) and text."""
+    status_line = f"Status: {status}\n" if status else ""
+    return f"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+Delivery failed.
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; u@example.org
+Action: {action}
+{status_line}Diagnostic-Code: smtp; {text}
+
+--B--
+""".encode()
+
+
+@pytest.mark.parametrize("status, text, reason, hard", [
+    ("5.1.1", "550 5.1.1 <u@example.org>... User Unknown", "userunknown", True),
+    ("", "550 User unknown (in reply to RCPT TO command)", "userunknown", True),
+    ("5.7.1", "550 5.7.1 User unknown", "filtered", False),
+    ("5.1.1", "550 5.1.1 Your IP is blacklisted: blocked using zen", "blocked", False),
+    ("5.0.0", "421 Service temporarily unavailable", "onhold", False),
+    ("", "450 4.1.1 <u@example.org>: User unknown (in reply to RCPT TO command)", "userunknown", True),
+    ("", "554 host does not accept mail", "notaccept", True),
+    ("", "450 host does not accept mail", "notaccept", False),
+    ("", "554 go fish", "onhold", False),
+    ("5.3.0", "552 Message too large", "exceedlimit", False),
+    ("5.1.1", "550 5.7.1 rejected", "securityerror", False),
+    ("", "503 Bad sequence of commands", "syntaxerror", False),
+    ("5.0.0", "550 something odd (in reply to EHLO command)", "blocked", False),
+    ("", "550 Relaying denied (in reply to EHLO command)", "norelaying", False),
+    ("", "550 Virus detected (in reply to RCPT TO command)", "virusdetected", False),
+    ("4.7.1", "451 4.7.1 Client host rejected: Please try again slower", "speeding", False),
+    ("5.1.2", "550 5.1.2 Host name lookup failure", "networkerror", False),
+    ("", "554 5.7.1 Rejected, reason code 550", "securityerror", False),
+    ("5.2.0", "550 5.2.0 User unknown (in reply to RCPT TO command)", "userunknown", True),
+    ("5.2.0", "550 5.2.0 User unknown (in reply to end of DATA command)", "filtered", False),
+    ("4.2.1", "450 4.2.1 User unknown (in reply to end of DATA command)", "suspend", False),
+    ("5.7.1", "550 5.7.1 User unknown (in reply to MAIL FROM command)", "securityerror", False),
+    ("", "450 4.1.2 Host unknown", "hostunknown", True),
+    ("5.6.4", "550 5.6.4 weird", "contenterror", False),
+])
+def test_fact_sheet_vectors(status, text, reason, hard):
+    (r,) = diagnose(dsn(status, text)).recipients
+    assert (r.reason, r.hard_bounce) == (reason, hard), r.rules
+
+
+def test_user_unknown_at_an_unknown_stage_stays_userunknown():
+    """The one deliberate departure: the generic-DSN reading (fact sheet 10, quirk 1) says
+    filtered; an MTA's own reader (which ndrkb's layouts stand for) says userunknown."""
+    (r,) = diagnose(dsn("", "550 User unknown")).recipients
+    assert r.reason == "userunknown" and "core-reasons/userunknown-stage-unknown" in r.rules
+
+
+def test_a_delayed_unknown_user_is_not_a_hard_bounce():
+    """Issue 11 item 12: a dead-address reason is a hard bounce only once delivery was given up."""
+    (r,) = diagnose(dsn("4.1.1", "450 4.1.1 <u@example.org>: User unknown (in reply to RCPT TO command)",
+                        action="delayed")).recipients
+    assert (r.reason, r.hard_bounce) == ("userunknown", False)
+
+
+def test_the_reply_code_decides_a_class_conflict():
+    """Fact sheet 2.5 rule 2: Status 5.0.0 over "421 4.7.0 ..." is 4.7.0."""
+    (r,) = diagnose(dsn("5.0.0", "421 4.7.0 try again later")).recipients
+    assert r.status == "4.7.0"
+
+
+def test_the_stage_is_a_traced_fact():
+    (r,) = diagnose(dsn("", "550 5.1.1 <u@example.org>: Recipient address rejected: User unknown "
+                           "(in reply to RCPT TO command)")).recipients
+    assert r.facts.command == "RCPT"
+    assert r.facts.origin["command"].endswith("'in reply to RCPT'")
+
+
+@pytest.mark.parametrize("text, command", [
+    ("550 5.1.1 <a@b.example>: User unknown (in reply to RCPT TO command)", "RCPT"),
+    ("554 5.7.1 refused (in reply to end of DATA command)", "DATA"),
+    ("SMTP error from remote mail server after RCPT TO:<a@b.example>: 550 no such user", "RCPT"),
+    ("SMTP error from remote mail server after end of data: 554 rejected", "DATA"),
+    ("SMTP error from remote mail server after pipelined MAIL FROM:<s@c.example>: 553 no", "MAIL"),
+    ("SMTP error from remote mail server after initial connection: 554 go away", "CONN"),
+    ("host mx.b.example[192.0.2.1] refused to talk to me: 554 blocked", "HELO"),
+    (">>> MAIL From:<s@c.example>\n<<< 250 ok\n>>> RCPT To:<a@b.example>\n<<< 550 unknown", "RCPT"),
+    ("MAIL FROM:<> 250 OK RCPT TO:<a@b.example> 550 no", "RCPT"),
+    ("550 User unknown", None),
+    ("in reply to rcpt to command", "RCPT"),
+])
+def test_smtp_stage(text, command):
+    assert smtp_stage(text)[0] == command
+
+
+def test_the_precedence_list_covers_the_procedure():
+    ranks = [reason_rank(step, r) for step, reasons in REASON_PROCEDURE for r in reasons or ("",)]
+    assert ranks == sorted(ranks) and max(ranks) < 100  # one order, within a layer's salience range
+    assert all(r in REASONS for _, reasons in REASON_PROCEDURE for r in reasons)
+    assert all(r in REASONS for r in STATUS_REASONS)
+    assert (status_name(None), status_name("5.0.0"), status_name("4.7.1"), status_name("5.7.1")) == \
+        ("none", "unnamed", "blocked", "securityerror")
+
+
+def test_generic_reading_finds_the_recipient_and_says_so():
+    text = ("Votre message n'a pas pu etre remis.\n"
+            "Erreur permanente pour <lina.ortiz@dest.example> : boite inconnue\n"
+            "Expediteur : <MAILER-DAEMON@relay.sender.example>, MAIL FROM:<ops@sender.example>\n"
+            "Contact: postmaster@relay.sender.example\n")
+    (r,) = diagnose(text).recipients
+    assert r.recipient == "lina.ortiz@dest.example"
+    assert r.facts.origin["recipient"].startswith("generic reading")
+
+
+def test_an_envelope_sender_quoted_in_a_reply_is_never_the_recipient():
+    text = ("  rosa.ng@mail.receiver.example\n"
+            "    SMTP error from remote mail server after MAIL FROM:<ops@sender.example> SIZE=2048:\n"
+            "    553 5.1.0 <ops@sender.example>: domain sender.example does not exist\n")
+    assert [r.recipient for r in diagnose(text).recipients] == ["rosa.ng@mail.receiver.example"]
