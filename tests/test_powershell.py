@@ -89,8 +89,7 @@ def test_every_shipped_powershell_line_passes():
 
 
 def test_shipped_rules_are_dispatchable_and_cite_urls():
-    # core-finalize still cites RFC sections in words; it is being rewritten on branch gen (issue 10)
-    findings = [m for p in read_packs() if p.id != "core-finalize" for sev, m in lint_pack(p)]
+    findings = [m for p in read_packs() for sev, m in lint_pack(p)]
     assert findings == []
 
 
