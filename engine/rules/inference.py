@@ -232,10 +232,14 @@ class _Engine:
     def _action(self, compiled: _Rule) -> Callable:
         fired = self.fired
         rid = compiled.rid
+        # Only a rule another rule follows (when.after) needs its firing declared: each
+        # declaration is a pass through the network, and most rules are followed by none.
+        followed = any(rid in other.rule.when.after for other in self.rules.values())
 
         def fire(engine: Any, fact: Any) -> None:
             fired.append(rid)
-            engine.declare(Fired(rule=rid))
+            if followed:
+                engine.declare(Fired(rule=rid))
 
         fire.__name__ = rid.replace("/", "__").replace("-", "_").replace(".", "_")
         fire.__doc__ = compiled.rule.description

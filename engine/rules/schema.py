@@ -5,6 +5,7 @@ Field validators check each value alone (codes, ids, phrases, names from
 """
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 from typing import Literal, Optional
@@ -47,6 +48,7 @@ def code_key(code: str) -> tuple[int, int, int]:
     return int(a), int(b), int(c)
 
 
+@functools.lru_cache(maxsize=8192)
 def code_matches(pattern: str, code: Optional[str]) -> bool:
     """Whether ``code`` fits a pack code pattern: exact, range ``a-b`` or wildcard ``5.7.*``/``4.x.x``."""
     if not code:
