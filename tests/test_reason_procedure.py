@@ -107,6 +107,7 @@ def test_the_stage_is_a_traced_fact():
     ("host mx.b.example[192.0.2.1] refused to talk to me: 554 blocked", "HELO"),
     (">>> MAIL From:<s@c.example>\n<<< 250 ok\n>>> RCPT To:<a@b.example>\n<<< 550 unknown", "RCPT"),
     ("MAIL FROM:<> 250 OK RCPT TO:<a@b.example> 550 no", "RCPT"),
+    ("Mail size limit exceeded for TEXT command", "DATA"),
     ("550 User unknown", None),
     ("in reply to rcpt to command", "RCPT"),
 ])

@@ -7,6 +7,7 @@ Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`
   reader does);
 * Exim: ``SMTP error from remote mail server after RCPT TO:<a@b>:``, ``after end of
   data``, ``after initial connection`` (CONN), ``after pipelined MAIL FROM``;
+* 1&1: ``for TEXT command`` (the message text: DATA);
 * a session transcript: the last ``>>> COMMAND`` line (Sendmail) or ``SMTP command: X``;
 * otherwise the chain of upper-case command words in the text (section 6.2): each word
   is looked for after the one found before it, and the last one found is the stage.
@@ -20,7 +21,7 @@ from typing import Optional
 
 _WORD = {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "helo": "HELO", "ehlo": "EHLO", "lhlo": "EHLO",
          "starttls": "STARTTLS", "auth": "AUTH", "quit": "QUIT", "end": "DATA", "initial": "CONN",
-         "connect": "CONN", "greeting": "CONN", "banner": "CONN", "body": "DATA", "message": "DATA"}
+         "connect": "CONN", "greeting": "CONN", "banner": "CONN", "text": "DATA"}
 
 #: Explicit statements of the stage, each with the word that names the command.
 _STATED = (
@@ -28,6 +29,7 @@ _STATED = (
     re.compile(r"\bafter (?:the )?(?:pipelined )?(?P<w>rcpt to|mail from|end of data|data|helo|ehlo|lhlo|"
                r"starttls|auth|quit|initial connection|connect)\b", re.I),
     re.compile(r"\bSMTP command:? ?(?P<w>rcpt|mail|data|helo|ehlo|starttls|auth|quit)\b", re.I),
+    re.compile(r"\bfor (?P<w>TEXT) command\b"),  # 1&1 (fact sheet 6.3): the message text, i.e. DATA
     re.compile(r"\b(?P<w>greeting|banner) (?:was )?(?:rejected|refused)", re.I),
     re.compile(r"(?P<w>refused to talk to me)", re.I),
 )
