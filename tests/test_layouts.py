@@ -26,8 +26,8 @@ LAYOUTS = REPO / "corpus" / "layouts"
 #: is the blind check) must never drop below these: each a little under the figure
 #: measured when the reason procedure landed (issue 10), so a regression fails.
 FLOOR = {
-    "A": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.93, "hard": 0.91, "reason": 0.84},
-    "B": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.97, "hard": 0.93, "reason": 0.83},
+    "A": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.93, "hard": 0.93, "reason": 0.87},
+    "B": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.98, "hard": 0.94, "reason": 0.85},
 }
 #: Issue 10: the two halves must agree within this on reason and hard bounce.
 HALVES_AGREE = 0.03
@@ -48,36 +48,38 @@ lhost-exchange2003-05 lhost-exchange2003-07 lhost-exchange2007-01 lhost-exchange
 lhost-exim-01 lhost-exim-03 lhost-exim-05 lhost-exim-07 lhost-exim-29 lhost-exim-33 lhost-exim-39
 lhost-exim-41 lhost-exim-43 lhost-exim-45 lhost-exim-47 lhost-exim-49 lhost-exim-51 lhost-exim-53
 lhost-exim-55 lhost-exim-57 lhost-exim-59 lhost-exim-61 lhost-ezweb-03 lhost-ezweb-05 lhost-ezweb-07
-lhost-gmail-01 lhost-gmail-05 lhost-gmail-09 lhost-gmail-11 lhost-gmail-15 lhost-gmail-17 lhost-gmail-19
-lhost-gmx-01 lhost-gmx-03 lhost-googlegroups-01 lhost-googlegroups-03 lhost-googlegroups-05
+lhost-facebook-03 lhost-gmail-01 lhost-gmail-05 lhost-gmail-09 lhost-gmail-11 lhost-gmail-15 lhost-gmail-17
+lhost-gmail-19 lhost-gmx-01 lhost-gmx-03 lhost-googlegroups-01 lhost-googlegroups-03 lhost-googlegroups-05
 lhost-googlegroups-07 lhost-googlegroups-09 lhost-googlegroups-11 lhost-googlegroups-13 lhost-gsuite-01
-lhost-gsuite-07 lhost-gsuite-09 lhost-gsuite-11 lhost-gsuite-13 lhost-imailserver-01 lhost-imailserver-03
-lhost-kddi-01 lhost-kddi-03 lhost-mailru-01 lhost-mailru-03 lhost-mailru-05 lhost-mailru-07 lhost-mailru-09
-lhost-mcafee-01 lhost-mcafee-03 lhost-mcafee-05 lhost-messagelabs-01 lhost-messagingserver-01
-lhost-messagingserver-03 lhost-messagingserver-05 lhost-messagingserver-07 lhost-messagingserver-09
-lhost-messagingserver-11 lhost-mfilter-01 lhost-mfilter-03 lhost-mxlogic-01 lhost-notes-01 lhost-notes-03
-lhost-office365-01 lhost-office365-03 lhost-office365-05 lhost-office365-07 lhost-office365-09
-lhost-office365-11 lhost-office365-13 lhost-opensmtpd-01 lhost-opensmtpd-03 lhost-opensmtpd-05
-lhost-opensmtpd-11 lhost-opensmtpd-13 lhost-opensmtpd-15 lhost-opensmtpd-17 lhost-outlook-01 lhost-outlook-07
-lhost-outlook-09 lhost-postfix-01 lhost-postfix-03 lhost-postfix-05 lhost-postfix-09 lhost-postfix-11
-lhost-postfix-13 lhost-postfix-15 lhost-postfix-17 lhost-postfix-29 lhost-postfix-31 lhost-postfix-33
-lhost-postfix-35 lhost-postfix-37 lhost-postfix-39 lhost-postfix-43 lhost-postfix-45 lhost-postfix-49
-lhost-postfix-51 lhost-postfix-53 lhost-postfix-55 lhost-postfix-57 lhost-postfix-59 lhost-postfix-61
-lhost-postfix-63 lhost-postfix-65 lhost-postfix-66 lhost-postfix-67 lhost-postfix-69 lhost-postfix-71
-lhost-postfix-73 lhost-postfix-75 lhost-postfix-77 lhost-qmail-01 lhost-qmail-03 lhost-qmail-09 lhost-qmail-13
-lhost-qmail-15 lhost-qmail-17 lhost-qmail-19 lhost-qmail-21 lhost-qmail-23 lhost-qmail-25
-lhost-receivingses-03 lhost-receivingses-05 lhost-receivingses-07 lhost-sendgrid-01 lhost-sendgrid-03
-lhost-sendmail-01 lhost-sendmail-03 lhost-sendmail-05 lhost-sendmail-07 lhost-sendmail-09 lhost-sendmail-11
-lhost-sendmail-15 lhost-sendmail-19 lhost-sendmail-21 lhost-sendmail-25 lhost-sendmail-27 lhost-sendmail-29
-lhost-sendmail-33 lhost-sendmail-35 lhost-sendmail-37 lhost-sendmail-39 lhost-sendmail-41 lhost-sendmail-43
-lhost-sendmail-45 lhost-sendmail-47 lhost-sendmail-49 lhost-sendmail-50 lhost-sendmail-51 lhost-sendmail-53
-lhost-sendmail-57 lhost-sendmail-59 lhost-v5sendmail-01 lhost-verizon-01 lhost-x2-03 lhost-x2-05 lhost-x3-01
-lhost-x3-03 lhost-x4-01 lhost-x5-01 lhost-x6-01 lhost-yahoo-01 lhost-yahoo-03 lhost-yahoo-05 lhost-yahoo-09
-lhost-yahoo-11 lhost-yahoo-13 lhost-yandex-01 lhost-yandex-03 rfc3464-03 rfc3464-07 rfc3464-09 rfc3464-10
-rfc3464-29 rfc3464-39 rfc3464-43 rfc3834-01 rfc3834-03 rfc3834-05 rhost-apple-01 rhost-apple-02 rhost-apple-03
-rhost-cox-01 rhost-franceptt-01 rhost-franceptt-03 rhost-franceptt-04 rhost-franceptt-07 rhost-google-01
-rhost-google-03 rhost-google-05 rhost-google-07 rhost-iua-01 rhost-kddi-01 rhost-microsoft-01
-rhost-microsoft-03 rhost-microsoft-05 rhost-nttdocomo-01 rhost-tencent-03 rhost-yahooinc-01 rhost-yahooinc-03
+lhost-gsuite-05 lhost-gsuite-07 lhost-gsuite-09 lhost-gsuite-11 lhost-gsuite-13 lhost-gsuite-15
+lhost-imailserver-01 lhost-imailserver-03 lhost-kddi-01 lhost-kddi-03 lhost-mailru-01 lhost-mailru-03
+lhost-mailru-05 lhost-mailru-07 lhost-mailru-09 lhost-mcafee-01 lhost-mcafee-03 lhost-mcafee-05
+lhost-messagelabs-01 lhost-messagingserver-01 lhost-messagingserver-03 lhost-messagingserver-05
+lhost-messagingserver-07 lhost-messagingserver-09 lhost-messagingserver-11 lhost-mfilter-01 lhost-mfilter-03
+lhost-mxlogic-01 lhost-notes-01 lhost-notes-03 lhost-office365-01 lhost-office365-03 lhost-office365-05
+lhost-office365-07 lhost-office365-09 lhost-office365-11 lhost-office365-13 lhost-opensmtpd-01
+lhost-opensmtpd-03 lhost-opensmtpd-05 lhost-opensmtpd-11 lhost-opensmtpd-13 lhost-opensmtpd-15
+lhost-opensmtpd-17 lhost-outlook-01 lhost-outlook-07 lhost-outlook-09 lhost-postfix-01 lhost-postfix-03
+lhost-postfix-05 lhost-postfix-09 lhost-postfix-11 lhost-postfix-13 lhost-postfix-15 lhost-postfix-17
+lhost-postfix-29 lhost-postfix-31 lhost-postfix-33 lhost-postfix-35 lhost-postfix-37 lhost-postfix-39
+lhost-postfix-43 lhost-postfix-45 lhost-postfix-49 lhost-postfix-51 lhost-postfix-53 lhost-postfix-55
+lhost-postfix-57 lhost-postfix-59 lhost-postfix-61 lhost-postfix-63 lhost-postfix-65 lhost-postfix-66
+lhost-postfix-67 lhost-postfix-69 lhost-postfix-71 lhost-postfix-73 lhost-postfix-75 lhost-postfix-77
+lhost-qmail-01 lhost-qmail-03 lhost-qmail-07 lhost-qmail-09 lhost-qmail-13 lhost-qmail-15 lhost-qmail-17
+lhost-qmail-19 lhost-qmail-21 lhost-qmail-23 lhost-qmail-25 lhost-receivingses-03 lhost-receivingses-05
+lhost-receivingses-07 lhost-sendgrid-01 lhost-sendgrid-03 lhost-sendmail-01 lhost-sendmail-03
+lhost-sendmail-05 lhost-sendmail-07 lhost-sendmail-09 lhost-sendmail-11 lhost-sendmail-15 lhost-sendmail-19
+lhost-sendmail-21 lhost-sendmail-25 lhost-sendmail-27 lhost-sendmail-29 lhost-sendmail-31 lhost-sendmail-33
+lhost-sendmail-35 lhost-sendmail-37 lhost-sendmail-39 lhost-sendmail-41 lhost-sendmail-43 lhost-sendmail-45
+lhost-sendmail-47 lhost-sendmail-49 lhost-sendmail-50 lhost-sendmail-51 lhost-sendmail-53 lhost-sendmail-57
+lhost-sendmail-59 lhost-surfcontrol-03 lhost-v5sendmail-01 lhost-verizon-01 lhost-x2-03 lhost-x2-05
+lhost-x3-01 lhost-x3-03 lhost-x4-01 lhost-x5-01 lhost-x6-01 lhost-yahoo-01 lhost-yahoo-03 lhost-yahoo-05
+lhost-yahoo-09 lhost-yahoo-11 lhost-yahoo-13 lhost-yandex-01 lhost-yandex-03 rfc3464-03 rfc3464-07 rfc3464-09
+rfc3464-10 rfc3464-29 rfc3464-39 rfc3464-43 rfc3834-01 rfc3834-03 rfc3834-05 rhost-apple-01 rhost-apple-02
+rhost-apple-03 rhost-cox-01 rhost-franceptt-01 rhost-franceptt-03 rhost-franceptt-04 rhost-franceptt-05
+rhost-franceptt-07 rhost-google-01 rhost-google-03 rhost-google-05 rhost-google-07 rhost-iua-01 rhost-kddi-01
+rhost-microsoft-01 rhost-microsoft-03 rhost-microsoft-05 rhost-nttdocomo-01 rhost-tencent-03 rhost-yahooinc-01
+rhost-yahooinc-03
 """.split()
 
 
