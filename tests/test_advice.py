@@ -1,4 +1,4 @@
-"""Issue 11: advice that is safe to follow.  One test per item (items 9 and 12 belong to issue 10)."""
+"""Issue 11: advice that is safe to follow.  One test per item (items 9 and 12 came with issue 10)."""
 from __future__ import annotations
 
 import re
@@ -145,6 +145,35 @@ def test_8_classic_paths_for_shared_mailboxes_and_dynamic_groups(packs):
     assert "Recipients > Shared" in " ".join(rems["allow-all-mailbox"].steps)
     assert any(s.startswith("Classic EAC") for s in rems["allow-all-dynamic-group"].steps)
     assert any(s.startswith("Classic EAC") for s in rems["allowed-senders-mailbox"].steps)
+
+
+# 9 ---------------------------------------------------------------- Yahoo's "dd" reply: the account does not exist
+
+def test_9_yahoo_no_such_account_is_a_dead_address(diagnoser):
+    r = diagnose(diagnoser, reply_code=554, action="failed", command="DATA", diagnostic=(
+        "554 delivery error: dd This user doesn't have a yahoo.com account (ann@yahoo.example) [0] - mta1.example"))
+    assert (r.reason, r.hard_bounce) == ("userunknown", True)
+    assert "provider-rhost/yahoo-no-such-account" in r.rules
+
+
+# 12 --------------------------------------------------------------- hard bounce only for an address given up on
+
+@pytest.mark.parametrize("facts", [
+    {"status": "4.1.1", "reply_code": 450, "action": "delayed", "command": "RCPT",
+     "diagnostic": "450 4.1.1 <a@example.org>: Recipient address rejected: User unknown"},
+    {"status": "4.1.2", "reply_code": 450, "action": "delayed",
+     "diagnostic": "450 4.1.2 <a@example.org>: Recipient address rejected: Domain not found"},
+    {"status": "5.1.4", "reply_code": 550, "action": "failed", "diagnostic": "550 5.1.4 Destination mailbox address ambiguous"},
+    {"status": "5.1.19", "reply_code": 550, "action": "failed", "diagnostic": "550 5.1.19 Unclassified address failure"},
+])
+def test_12_no_hard_bounce_while_retried_ambiguous_or_unregistered(diagnoser, facts):
+    assert diagnose(diagnoser, **facts).hard_bounce is False
+
+
+def test_12_the_same_unknown_user_given_up_on_is_hard(diagnoser):
+    r = diagnose(diagnoser, status="4.1.1", reply_code=450, action="failed", command="RCPT",
+                 diagnostic="450 4.1.1 <a@example.org>: Recipient address rejected: User unknown")
+    assert (r.reason, r.hard_bounce) == ("userunknown", True)
 
 
 # 10 --------------------------------------------------------------- a greylisted message the server gave up on
