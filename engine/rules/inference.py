@@ -1,11 +1,13 @@
-"""The rule engine: pack rules compiled into experta, run in three stages, with a trace.
+"""The rule engine: pack rules compiled into experta, run in four stages, with a trace.
 
 This is the only module that imports experta (through :mod:`ndrkb.rules.experta_compat`).
-Stages: ``infer`` (a status code when the bounce gives none), ``reason`` (the reason
-procedure: candidates ranked by the one precedence list, ``vocabulary.REASON_PROCEDURE``,
-through the salience it gives each step), ``diagnose`` (role, cause, recipient type, and a
-vendor's own reason; the packs dispatched by status code and token plus the always-on
-core and fallback), ``finalize`` (permanent, hard bounce).  Within a stage a
+Stages, in order: ``reason`` (the reason procedure: candidates ranked by the one
+precedence list, ``vocabulary.REASON_PROCEDURE``, through the salience it gives each
+step; it reads only the bounce's own status code), ``infer`` (a status code when the
+bounce gives none, from the reply code and the decided reason), ``diagnose`` (role,
+cause, recipient type, and a knowledge pack's own reason; the packs dispatched by status
+code and token plus the always-on core and fallback), ``finalize`` (permanent, hard
+bounce).  Within a stage a
 conclusion is decided by the fired rule of highest salience; every fired rule is kept
 in the trace with what it matched and concluded.  The packs of a stage run in groups
 (a pack and those whose rules follow its rules), one engine per group, their fired
