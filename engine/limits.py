@@ -27,6 +27,8 @@ LEX_LINE_CHARS = 2048
 MAX_LONG_LINES = 32
 #: Characters of HTML read per message (its text is cut at MAX_TEXT_CHARS anyway).
 MAX_HTML_CHARS = 4 * MAX_TEXT_CHARS
+#: Folders nested deeper than this below a folder given are not walked (an error record says so).
+MAX_WALK_DEPTH = 64
 #: Seconds one message may take in a batch worker before it becomes an error record.
 MESSAGE_TIMEOUT_SECONDS = 30
 #: Bytes of one ``pack.toml`` read at most; a larger pack is refused.

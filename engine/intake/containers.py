@@ -5,16 +5,20 @@ Nothing here parses a message: units are read and diagnosed by :mod:`ndrkb.run.b
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import mailbox
 import os
 import re
+import stat
 import sys
 from pathlib import Path
-from typing import BinaryIO, Iterable, Iterator, NamedTuple, Optional
+from typing import BinaryIO, Collection, Iterable, Iterator, NamedTuple, Optional
 
-from ..limits import MAX_MESSAGE_BYTES
-from .sniff import is_maildir, is_mbox
+from ..errors import InputError
+from ..limits import MAX_MESSAGE_BYTES, MAX_WALK_DEPTH
+from .message import read_file
+from .sniff import is_maildir, is_mbox, open_input, special_kind
 
 #: In a folder walk, files with these endings are documentation or data, not messages
 #: (a file named on the command line is always read).
@@ -22,59 +26,130 @@ NOT_MESSAGES = (".md", ".rst", ".json", ".jsonl", ".csv", ".toml", ".yaml", ".ym
 
 
 class Unit(NamedTuple):
-    """One input message before it is read: a file to read, mbox bytes, or an input error."""
+    """One input message before it is read: a file to read, a span of an mbox file (read by
+    whoever diagnoses it, so the parent holds no message bytes), the bytes of a message
+    read from a stream (standard input, a named pipe), or an input error."""
 
     source: str
     index: int
     path: Optional[str] = None
     data: Optional[bytes] = None
     error: Optional[str] = None
+    #: ``(offset, length)`` of the message in the mbox file ``path``
+    span: Optional[tuple[int, int]] = None
 
 
-def _inputs(sources: Iterable[str]) -> Iterator[tuple[str, str]]:
-    """``(kind, path)`` of every input under the sources, in a stable order; kind is
-    ``stdin``, ``missing``, ``maildir``, ``mbox`` or ``file`` (folders are walked)."""
-    for src in sources:
-        path = Path(src)
+#: A file or folder identity, ``(st_dev, st_ino)``: ``skip`` holds those not to read (the output file).
+FileId = tuple[int, int]
+
+
+def read_unit(unit: Unit) -> bytes:
+    """The bytes of a stream or mbox unit (an mbox span is read from its file here)."""
+    if unit.span is None:
+        return unit.data or b""
+    offset, length = unit.span
+    return read_file(unit.path or "", offset=offset, length=length)
+
+
+def _inputs(sources: Iterable[str], skip: Collection[FileId] = ()) -> Iterator[tuple[str, str, str]]:
+    """``(kind, path, error)`` of every input under the sources, in a stable order; kind is
+    ``stream`` (``-`` or a named pipe named by the user), ``error``, ``maildir``, ``mbox`` or
+    ``file`` (folders are walked). Nothing but a regular file is opened, and nothing is lost:
+    what is not read is an ``error`` saying why."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]  # one path, not the characters of a path
+    for src in map(os.fspath, sources):
         if src == "-":
-            yield "stdin", src
-        elif not path.exists():
-            yield "missing", src
-        elif is_maildir(path):
-            yield "maildir", src
-        elif path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                sub = Path(root)
-                if sub != path and is_maildir(sub):
-                    dirs[:] = []
-                    yield "maildir", str(sub)
-                    continue
-                for name in sorted(files):  # os.walk's files are not folders: only mbox-ness is open
-                    if not name.lower().endswith(NOT_MESSAGES):
-                        found = sub / name
-                        yield ("mbox" if is_mbox(found) else "file"), str(found)
-        elif is_mbox(path):
-            yield "mbox", src
-        else:
-            yield "file", src
+            yield "stream", src, ""
+            continue
+        try:
+            st = os.stat(src)
+        except OSError as exc:
+            missing = isinstance(exc, FileNotFoundError) or isinstance(exc, NotADirectoryError)
+            yield "error", src, f"no such file or folder: {src}" if missing else \
+                f"cannot read {src}: {exc.strerror or exc}"
+            continue
+        kind = special_kind(st.st_mode)
+        if stat.S_ISDIR(st.st_mode):
+            if is_maildir(Path(src)):
+                yield "maildir", src, ""
+            else:
+                yield from _walk(src, skip)
+        elif kind == "a named pipe":
+            yield "stream", src, ""
+        elif kind is not None:
+            yield "error", src, f"not read: {src} is {kind}, not a message file"
+        elif (st.st_dev, st.st_ino) not in skip:
+            yield ("mbox" if is_mbox(Path(src)) else "file"), src, ""
 
 
-def iter_units(sources: Iterable[str]) -> Iterator[Unit]:
-    """Every message under the given paths, in a stable order (``-``: stdin, a message or an mbox)."""
-    for kind, src in _inputs(sources):
-        if kind == "stdin":
-            yield from _stream_units(src, sys.stdin.buffer)
-        elif kind == "missing":
-            yield Unit(src, 0, error=f"no such file or folder: {src}")
+def _walk(top: str, skip: Collection[FileId]) -> Iterator[tuple[str, str, str]]:
+    """The inputs in a folder, depth first in name order (files before subfolders, as
+    ``os.walk`` goes). Symbolic links to folders are followed, each folder walked once;
+    a folder that cannot be listed, a folder met again and one nested deeper than
+    ``MAX_WALK_DEPTH`` are ``error`` inputs, as are named pipes, devices and sockets."""
+    seen: set[FileId] = set()
+    stack = [(top, 0)]
+    while stack:
+        folder, depth = stack.pop()
+        try:
+            st = os.stat(folder)
+            if (st.st_dev, st.st_ino) in seen:
+                yield "error", folder, f"not walked: {folder} is a folder already walked (a symbolic link)"
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            if depth > MAX_WALK_DEPTH:
+                yield "error", folder, f"not walked: {folder} is nested deeper than {MAX_WALK_DEPTH} folders"
+                continue
+            if folder != top and is_maildir(Path(folder)):
+                yield "maildir", folder, ""
+                continue
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield "error", folder, f"cannot read folder {folder}: {exc.strerror or exc}"
+            continue
+        subfolders = []
+        for entry in entries:
+            try:
+                est = entry.stat()
+            except OSError as exc:  # a dangling symbolic link, a name too long
+                yield "error", entry.path, f"cannot read {entry.path}: {exc.strerror or exc}"
+                continue
+            if stat.S_ISDIR(est.st_mode):
+                subfolders.append(entry.path)
+            elif entry.name.lower().endswith(NOT_MESSAGES) or (est.st_dev, est.st_ino) in skip:
+                continue
+            elif (kind := special_kind(est.st_mode)) is not None:
+                yield "error", entry.path, f"not read: {entry.path} is {kind}, not a message file"
+            else:
+                yield ("mbox" if is_mbox(Path(entry.path)) else "file"), entry.path, ""
+        stack.extend((sub, depth + 1) for sub in reversed(subfolders))
+
+
+def iter_units(sources: Iterable[str], skip: Collection[FileId] = ()) -> Iterator[Unit]:
+    """Every message under the given paths, in a stable order (``-``: stdin, a message or an
+    mbox); files whose identity is in ``skip`` are not read."""
+    for kind, src, error in _inputs(sources, skip):
+        if kind == "stream":
+            try:
+                with (contextlib.nullcontext(sys.stdin.buffer) if src == "-" else open_input(src, pipes=True)) as fh:
+                    yield from iter_stream(src, fh)
+            except (InputError, OSError) as exc:
+                yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
+                           f"cannot read {src}: {exc.strerror or exc}")
+        elif kind == "error":
+            yield Unit(src, 0, error=error)
         elif kind == "maildir":
             yield from _maildir_units(Path(src))
         elif kind == "mbox":
             try:
-                with open(src, "rb") as fh:
-                    yield from _mbox_units(src, (part for line in _lines(fh) for part in _BARE_CR.split(line) if part))
-            except OSError as exc:
-                yield Unit(src, 0, error=f"cannot read {src}: {exc.strerror or exc}")
+                with open_input(src) as fh:
+                    for index, (offset, length, _) in enumerate(_mbox_split(_pieces(fh), keep=False)):
+                        yield Unit(src, index, path=src, span=(offset, length))
+            except (InputError, OSError) as exc:
+                yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
+                           f"cannot read {src}: {exc.strerror or exc}")
         else:
             yield Unit(src, 0, path=src)
 
@@ -92,59 +167,84 @@ def _lines(fh: BinaryIO) -> Iterator[bytes]:
         yield line
 
 
-def _stream_units(source: str, fh: BinaryIO) -> Iterator[Unit]:
+def _pieces(fh: BinaryIO) -> Iterator[bytes]:
+    """The lines of a stream split after a bare CR too (mbox lines end in LF, CRLF or CR)."""
+    return (part for line in _lines(fh) for part in _BARE_CR.split(line) if part)
+
+
+def iter_stream(source: str, fh: BinaryIO) -> Iterator[Unit]:
+    """The messages of a stream read once (standard input, a pipe): one message, or an mbox."""
     first = fh.readline(MAX_MESSAGE_BYTES + 1)
     if first.startswith(b"From "):
-        yield from _mbox_units(source, itertools.chain([first], _lines(fh)))
+        for index, (_, _, data) in enumerate(_mbox_split(itertools.chain([first], _lines(fh)), keep=True)):
+            yield Unit(source, index, data=data)
     else:
         yield Unit(source, 0, data=first + fh.read(MAX_MESSAGE_BYTES + 1 - len(first)))
 
 
-def _mbox_units(source: str, lines_in: Iterable[bytes]) -> Iterator[Unit]:
-    """Split an mbox stream at its ``From `` lines, one message in memory at a time (size-bounded).
+def _mbox_split(lines_in: Iterable[bytes], keep: bool) -> Iterator[tuple[int, int, Optional[bytes]]]:
+    """Split an mbox stream at its ``From `` lines: ``(offset, length, data)`` of each message
+    after its separator line; ``data`` (its first ``MAX_MESSAGE_BYTES`` and a bit) only when
+    ``keep``, one message in memory at a time.
 
     Not ``mailbox.mbox``: that needs a seekable file with LF line ends, and this one splitter
     also serves standard input and mboxes whose lines end in a bare CR.
     """
-    index, lines, size = -1, [], 0
+    started, offset, pos, lines, size = False, 0, 0, [], 0
     line_start, in_separator = True, False  # a long line comes in pieces: only a line's first starts it
     for line in lines_in:
         if line_start and line.startswith(b"From "):
-            if index >= 0:
-                yield Unit(source, index, data=b"".join(lines))
-            index, lines, size, in_separator = index + 1, [], 0, True
-        elif not in_separator and size <= MAX_MESSAGE_BYTES:
+            if started:
+                yield offset, pos - offset, b"".join(lines) if keep else None
+            started, lines, size, in_separator = True, [], 0, True
+        elif not in_separator and keep and size <= MAX_MESSAGE_BYTES:
             lines.append(line)
             size += len(line)
+        pos += len(line)
         line_start = line.endswith((b"\n", b"\r"))
-        in_separator = in_separator and not line_start
-    if index >= 0:
-        yield Unit(source, index, data=b"".join(lines))
+        if in_separator and line_start:
+            in_separator, offset = False, pos
+    if started:
+        yield (offset if not in_separator else pos), pos - (offset if not in_separator else pos), \
+            b"".join(lines) if keep else None
 
 
-def _maildir_keys(box: mailbox.Maildir) -> list[str]:
-    """A Maildir's message keys in order; dotfiles are tool state, not mail."""
-    return sorted(k for k in box.iterkeys() if not k.startswith("."))
+def maildir_files(folder: Path) -> list[str]:
+    """The message files of a Maildir (``new/`` and ``cur/``), ordered by unique name as
+    ``mailbox.Maildir`` keys them; dotfiles are tool state, not mail. ``OSError`` when a
+    subfolder cannot be listed."""
+    toc: dict[str, str] = {}
+    for sub in ("new", "cur"):
+        for name in os.listdir(folder / sub):
+            path = folder / sub / name
+            if not path.is_dir():
+                toc[name.split(mailbox.Maildir.colon)[0]] = str(path)
+    return [toc[key] for key in sorted(toc) if not key.startswith(".")]
 
 
 def _maildir_units(folder: Path) -> Iterator[Unit]:
-    """Messages of a Maildir (stdlib ``mailbox.Maildir``: ``new/`` and ``cur/``), ordered by key."""
-    box = mailbox.Maildir(str(folder), factory=None, create=False)
-    for index, key in enumerate(_maildir_keys(box)):
-        try:
-            with box.get_file(key) as fh:
-                data = fh.read(MAX_MESSAGE_BYTES + 1)
-            yield Unit(str(folder), index, data=data)
-        except OSError as exc:  # removed or unreadable while the run goes on
-            yield Unit(str(folder), index, error=f"cannot read message {key}: {exc.strerror or exc}")
+    """Messages of a Maildir, each read (and checked to be a regular file) by whoever diagnoses it."""
+    try:
+        files = maildir_files(folder)
+    except OSError as exc:
+        yield Unit(str(folder), 0, error=f"cannot read Maildir {folder}: {exc.strerror or exc}")
+        return
+    for index, path in enumerate(files):
+        yield Unit(str(folder), index, path=path)
 
 
-def count_messages(sources: Iterable[str]) -> int:
-    """How many units :func:`iter_units` will yield, cheaply (no message is parsed); stdin counts 1."""
+def count_messages(sources: Iterable[str], skip: Collection[FileId] = ()) -> Optional[int]:
+    """How many units :func:`iter_units` will yield, cheaply (no message is parsed); ``None``
+    when an input is a stream (standard input, a named pipe), which only its reader may read."""
     total = 0
-    for kind, src in _inputs(sources):
+    for kind, src, _ in _inputs(sources, skip):
+        if kind == "stream":
+            return None
         if kind == "maildir":
-            total += len(_maildir_keys(mailbox.Maildir(src, factory=None, create=False)))
+            try:
+                total += len(maildir_files(Path(src))) or 0
+            except OSError:
+                total += 1
         elif kind == "mbox":
             total += _count_mbox(Path(src))
         else:
@@ -153,9 +253,8 @@ def count_messages(sources: Iterable[str]) -> int:
 
 
 def _count_mbox(path: Path) -> int:
-    count, tail = 0, b"\n"
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            count += (tail + chunk).count(b"\nFrom ")
-            tail = chunk[-5:]
-    return count
+    try:
+        with open_input(path) as fh:
+            return sum(1 for _ in _mbox_split(_pieces(fh), keep=False))
+    except (InputError, OSError):
+        return 1

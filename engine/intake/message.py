@@ -17,7 +17,7 @@ from typing import Union
 from ..errors import InputError
 from ..limits import MAX_MESSAGE_BYTES
 from .mime import decode_bytes, read_mime
-from .sniff import looks_binary, looks_like_json, refold, looks_like_message
+from .sniff import looks_binary, looks_like_json, looks_like_message, open_input, refold
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]
 
@@ -29,23 +29,32 @@ class InputText:
     text: str
 
 
-def read_source(source: Source) -> Union[email.message.Message, InputText]:
-    """Read one input (not a container) into a message or plain text."""
+def read_source(source: Source, *, pipes: bool = False) -> Union[email.message.Message, InputText]:
+    """Read one input (not a container) into a message or plain text. A path must name a
+    regular file (a named pipe too when ``pipes``: one the user named); devices, sockets
+    and folders are input errors, refused before any read."""
     if isinstance(source, email.message.Message):
         return source
     if isinstance(source, os.PathLike) or (isinstance(source, str) and _is_existing_file(source)):
-        path = Path(source)
-        try:
-            with open(path, "rb") as fh:
-                data = fh.read(MAX_MESSAGE_BYTES + 1)
-        except OSError as exc:
-            raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-        return from_bytes(data)
+        return from_bytes(read_file(source, pipes=pipes))
     if isinstance(source, str):
         return from_bytes(source.encode("utf-8", "surrogateescape"))
     if isinstance(source, (bytes, bytearray)):
         return from_bytes(bytes(source))
     raise InputError(f"cannot read input of type {type(source).__name__}")
+
+
+def read_file(path: Union[str, os.PathLike], *, offset: int = 0, length: int = MAX_MESSAGE_BYTES + 1,
+              pipes: bool = False) -> bytes:
+    """At most ``length`` bytes (never more than one past the message bound) of a file from
+    ``offset``; :class:`InputError` when it cannot be read or is not a regular file."""
+    with open_input(path, pipes=pipes) as fh:
+        try:
+            if offset:
+                fh.seek(offset)
+            return fh.read(min(length, MAX_MESSAGE_BYTES + 1))
+        except OSError as exc:
+            raise InputError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
 
 
 def _is_existing_file(text: str) -> bool:

@@ -3,8 +3,13 @@ from its first bytes, before anything parses it."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
+from typing import BinaryIO, Optional, Union
+
+from ..errors import InputError
 
 _HEADER_LINE = re.compile(rb"^(?:From [^\n]*|[A-Za-z][A-Za-z0-9-]*:[^\n]*)$")
 _COMMON_HEADERS = {b"from", b"to", b"subject", b"date", b"received", b"return-path", b"message-id",
@@ -71,16 +76,53 @@ def looks_binary(data: bytes) -> bool:
     return controls > len(sample) // 20
 
 
-def is_mbox(path: Path) -> bool:
-    """True for a file whose first line is an mbox ``From `` separator (any line end)."""
+def special_kind(mode: int) -> Optional[str]:
+    """What a file that is neither a regular file nor a folder is (``None`` for those two)."""
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def open_input(path: Union[str, os.PathLike], *, pipes: bool = False) -> BinaryIO:
+    """Open a file to read, refusing what is not a regular file before reading a byte
+    (:class:`InputError`): opening does not block (``O_NONBLOCK``) and the opened file
+    itself is checked, so a FIFO put in a file's place cannot hang the reader. A named pipe
+    is read (blocking, like ``cat``) only when ``pipes`` is true: a pipe the user named."""
     try:
-        with open(path, "rb") as fh:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    kind = "a folder" if stat.S_ISDIR(mode) else special_kind(mode)
+    if kind is not None and not (pipes and kind == "a named pipe"):
+        os.close(fd)
+        raise InputError(f"not read: {os.fsdecode(path)} is {kind}, not a message file")
+    if kind is not None:
+        os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def is_mbox(path: Path) -> bool:
+    """True for a regular file whose first line is an mbox ``From `` separator (any line end)."""
+    try:
+        with open_input(path) as fh:
             head = fh.read(4096)
-    except OSError:
+    except (InputError, OSError):
         return False
     return head.startswith(b"From ") and (b"\n" in head or b"\r" in head)
 
 
 def is_maildir(path: Path) -> bool:
     """True for a folder with Maildir's cur/new/tmp structure."""
-    return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
+    try:
+        return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
+    except OSError:  # a name too long, a loop: not a Maildir
+        return False

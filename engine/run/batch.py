@@ -12,16 +12,15 @@ whatever the number of workers.
 from __future__ import annotations
 
 import multiprocessing
-import signal
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional
 
 from ..errors import InputError
-from ..intake.containers import Unit, iter_units
+from ..intake.containers import Unit, iter_units, read_unit
 from ..intake.message import from_bytes, read_source
 from ..limits import MESSAGE_TIMEOUT_SECONDS
 from ..models import BatchRecord
+from .deadline import MessageTimeout, time_bound
 
 
 def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRecord]:  # type: ignore[no-untyped-def]
@@ -34,23 +33,18 @@ def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRe
         return [BatchRecord(source=source, index=index, error=f"internal error: {type(exc).__name__}: {exc}")]
 
 
-class MessageTimeout(BaseException):
-    """Raised inside a message's processing when it exceeds the time bound (not an ``Exception``,
-    so no handler on the way swallows it)."""
-
-
 def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS,  # type: ignore[no-untyped-def]
                  hook: Optional[Callable[[Unit], None]] = None) -> list[BatchRecord]:
     """Read and diagnose one unit within ``timeout`` seconds (enforced in the main thread only)."""
     try:
-        with _time_bound(timeout):
+        with time_bound(timeout):
             if hook is not None:
                 hook(unit)
             if unit.error is not None:
                 msg: object = InputError(unit.error)
             else:
                 try:
-                    msg = read_source(Path(unit.path)) if unit.path is not None else from_bytes(unit.data or b"")
+                    msg = from_bytes(read_unit(unit)) if unit.path is None or unit.span else read_source(Path(unit.path))
                 except InputError as exc:
                     msg = exc
                 except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
@@ -59,26 +53,6 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
     except MessageTimeout:
         return [BatchRecord(source=unit.source, index=unit.index,
                             error=f"time bound exceeded: not diagnosed within {timeout:g} s")]
-
-
-@contextmanager
-def _time_bound(seconds: float) -> Iterator[None]:
-    import threading
-
-    if not seconds or threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        yield
-        return
-
-    def expire(signum: int, frame: object) -> None:
-        raise MessageTimeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
