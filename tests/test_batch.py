@@ -3,9 +3,12 @@ death, the time bound, and the same output whatever the number of workers."""
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -98,6 +101,20 @@ def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
     assert [r["error"] for r in out] == ["internal error while reading: RecursionError: deep"] * 2
 
 
+def fault(action: str, name: str, unit) -> None:
+    """Fault injection (the ``hook`` of a run): on a message whose source holds ``name``,
+    exit the worker, loop in Python, or loop in C (deaf to signals)."""
+    if name not in unit.source:
+        return
+    if action == "exit":
+        os._exit(3)
+    if action == "hang":
+        while True:
+            time.sleep(0.01)
+    if action == "spin":
+        sum(range(10**13))
+
+
 def invoke(*args, input=None):
     return CliRunner().invoke(main, ["classify", *args], input=input, catch_exceptions=False)
 
@@ -157,8 +174,7 @@ def test_workers_give_the_records_of_the_in_process_run(many):
 
 def test_a_worker_dying_mid_run_loses_nothing(many, monkeypatch):
     expected = rows([many], workers=1)
-    monkeypatch.setenv(pool.TEST_HOOK_ENV, "exit:exo-modern-5.7.133-01")
-    got = rows([many], workers=2)
+    got = rows([many], workers=2, hook=functools.partial(fault, "exit", "exo-modern-5.7.133-01"))
     victim = [r for r in got if "exo-modern-5.7.133-01" in r["source"]]
     assert [r["error"] for r in victim] == ["worker process died on this message (exit status 3)"]
     assert [r for r in got if r not in victim] == [r for r in expected if "exo-modern-5.7.133-01" not in r["source"]]
@@ -169,8 +185,7 @@ def test_a_worker_dying_mid_run_loses_nothing(many, monkeypatch):
     ("spin", "time bound exceeded: the worker was stopped after 1.6 s of CPU time"),  # stuck in C
 ])
 def test_the_time_bound_holds_in_workers(many, monkeypatch, hook, error):
-    monkeypatch.setenv(pool.TEST_HOOK_ENV, f"{hook}:line-5.7.13-01")
-    got = rows([many], workers=2, timeout=0.3)
+    got = rows([many], workers=2, timeout=0.3, hook=functools.partial(fault, hook, "line-5.7.13-01"))
     assert [r["error"] for r in got if "line-5.7.13-01" in r["source"]] == [error]
     assert sum(r["error"] is None for r in got) > 25
 

@@ -9,7 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
 
 import ndrkb
 from ndrkb.intake import containers
@@ -67,10 +66,10 @@ def test_a_named_pipe_named_directly_is_read_once_in_full(tmp_path):
             fh.write(box)
 
     for options in ({"workers": 1}, {"workers": 2}):
-        writer = threading.Thread(target=write)
+        writer = threading.Thread(target=write, daemon=True)
         writer.start()
         got = records([str(fifo)], **options)
-        writer.join()
+        writer.join(30)
         assert [(i, e) for _, i, e in got] == [(i, None) for i in range(5)]
     assert containers.count_messages([str(tmp_path / "x"), "-"]) is None  # a stream is not counted ahead
 

@@ -105,8 +105,15 @@ def open_input(path: Union[str, os.PathLike], *, pipes: bool = False) -> BinaryI
     if kind is not None and not (pipes and kind == "a named pipe"):
         os.close(fd)
         raise InputError(f"not read: {os.fsdecode(path)} is {kind}, not a message file")
-    if kind is not None:
-        os.set_blocking(fd, True)
+    if kind is not None:  # a pipe the user named: opened again, waiting for its writer as ``cat`` does
+        os.close(fd)       # (read without one, the non-blocking descriptor would see an empty pipe)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise InputError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
+        if special_kind(os.fstat(fd).st_mode) not in (None, "a named pipe"):
+            os.close(fd)
+            raise InputError(f"not read: {os.fsdecode(path)} is not a message file")
     return os.fdopen(fd, "rb")
 
 

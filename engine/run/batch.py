@@ -11,12 +11,13 @@ whatever the number of workers.
 """
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Collection, Iterable, Iterator, Optional
 
 from ..errors import InputError
-from ..intake.containers import Unit, iter_units, read_unit
+from ..intake.containers import FileId, Unit, iter_units, read_unit
 from ..intake.message import from_bytes, read_source
 from ..limits import MESSAGE_TIMEOUT_SECONDS
 from ..models import BatchRecord
@@ -55,21 +56,27 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                             error=f"time bound exceeded: not diagnosed within {timeout:g} s")]
 
 
-def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
-                      memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[list[BatchRecord]]:
-    """The records of every message under ``sources``, one list per message, in input order.
-
-    ``workers`` > 1 diagnoses in that many processes (where ``fork`` is available; else in
-    this process); ``memoize`` False turns inference memoization off (for measurement).
-    """
-    for rows in classify_rows(sources, diagnoser, workers=workers, memoize=memoize, timeout=timeout):
+def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None,
+                      **options: Any) -> Iterator[list[BatchRecord]]:
+    """The records of every message under ``sources``, one list per message, in input order
+    (options: those of :func:`classify_rows`)."""
+    for rows in classify_rows(sources, diagnoser, **options):
         yield [BatchRecord.from_row(r) for r in rows]
 
 
 def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
-                  memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[list[tuple]]:
-    """:func:`classify_messages` as record rows (values in ``RECORD_FIELDS`` order), as the
-    workers send them: what a writer of JSON Lines or CSV needs, without building records."""
+                  memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS, skip: Collection[FileId] = (),
+                  start: int = 0, hook: Optional[Callable[[Unit], None]] = None) -> Iterator[list[tuple]]:
+    """The records of every message under ``sources`` as record rows (values in
+    ``RECORD_FIELDS`` order), one list per message, in input order: what a writer of JSON
+    Lines or CSV needs, without building records.
+
+    ``workers`` > 1 diagnoses in that many processes (where ``fork`` is available; else in
+    this process); ``memoize`` False turns inference memoization off (for measurement);
+    ``skip``: identities ``(st_dev, st_ino)`` of files not to read (the output file);
+    ``start``: messages passed over unread (to resume a run); ``hook``: called with each
+    unit before it is read, where it is read (fault injection in tests).
+    """
     if diagnoser is None:
         from .. import default_diagnoser
         from ..diagnoser import Diagnoser
@@ -79,22 +86,22 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
         from ..diagnoser import Diagnoser
 
         diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
-    units = iter_units(sources)
+    units = itertools.islice(iter_units(sources, skip), start, None)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
-            yield [r.row() for r in unit_records(diagnoser, unit, timeout)]
+            yield [r.row() for r in unit_records(diagnoser, unit, timeout, hook)]
         return
     from .pool import Pool  # (the pool runs unit_records: imported here, not at the top)
 
-    pool = Pool(workers, diagnoser, timeout)
+    pool = Pool(workers, diagnoser, timeout, hook)
     try:
         yield from pool.run(units)
     finally:
         pool.close()
 
 
-def classify_records(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
-                     memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS) -> Iterator[BatchRecord]:
-    """Records for every message under ``sources``, lazily, in input order (see :func:`classify_messages`)."""
-    for records in classify_messages(sources, diagnoser, workers=workers, memoize=memoize, timeout=timeout):
+def classify_records(sources: Iterable[str], diagnoser: Optional[object] = None, **options: Any) -> Iterator[BatchRecord]:
+    """Records for every message under ``sources``, lazily, in input order (options: those of
+    :func:`classify_rows`)."""
+    for records in classify_messages(sources, diagnoser, **options):
         yield from records

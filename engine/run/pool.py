@@ -5,34 +5,53 @@ it held one message at a time; that message becomes an error record naming the c
 """
 from __future__ import annotations
 
-import functools
 import multiprocessing
 import multiprocessing.connection
 import os
 import signal
 import time
 from collections import deque
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from ..intake.containers import Unit
+from ..limits import MAX_MESSAGE_BYTES
 from ..models import BatchRecord
 from .batch import unit_records
 
 #: Messages sent to a worker at a time, and chunks in flight per worker.
 CHUNK_SIZE = 64
 WINDOW_PER_WORKER = 4
-#: Test hook, read only by worker processes: ``exit:NAME``, ``hang:NAME`` or ``spin:NAME``
-#: makes a worker exit, loop in Python, or loop in C (deaf to signals) on a message whose
-#: source contains NAME (tests/test_batch.py).
-TEST_HOOK_ENV = "NDRKB_TEST_WORKER_HOOK"
+#: Bytes of messages read from a stream (standard input, a pipe) held by the parent at most,
+#: whatever the number of workers: a chunk is cut at MAX_MESSAGE_BYTES of them, and no more
+#: input is read while this much is waiting or in the workers (file units hold no bytes).
+WINDOW_BYTES = 4 * MAX_MESSAGE_BYTES
+#: Linux prctl option: the signal a process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
 
 
-def _worker_main(conn, diagnoser, timeout: float) -> None:  # type: ignore[no-untyped-def]
+def _die_with_parent(parent: int) -> None:
+    """Make this worker die when the parent does, even by SIGKILL (Linux); elsewhere the
+    worker sees its parent gone while it waits for work."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
+
+
+def _worker_main(conn, diagnoser, timeout: float, parent: int,  # type: ignore[no-untyped-def]
+                 hook: Optional[Callable[[Unit], None]]) -> None:
     """A worker: receive ``(seq, offset, units)``, send back ``(seq, offset, rows per unit)``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    action, _, name = os.environ.get(TEST_HOOK_ENV, "").partition(":")
-    hook = functools.partial(_test_hook, action, name) if name else None
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent(parent)
     while True:
+        while not conn.poll(1.0):
+            if os.getppid() != parent:
+                os._exit(1)
         task = conn.recv()
         if task is None:
             return
@@ -47,22 +66,22 @@ def _worker_main(conn, diagnoser, timeout: float) -> None:  # type: ignore[no-un
         conn.send((seq, offset, out))
 
 
-def _test_hook(action: str, name: str, unit: Unit) -> None:
-    if name not in unit.source:
-        return
-    if action == "exit":
-        os._exit(3)
-    if action == "hang":
-        while True:
-            time.sleep(0.01)
-    if action == "spin":
-        sum(range(10**13))  # a C loop that never looks at signals
+def _chunk(units: Iterator[Unit]) -> tuple[list[Unit], int]:
+    """The next chunk: ``CHUNK_SIZE`` units, fewer once it holds ``MAX_MESSAGE_BYTES`` of
+    stream bytes; and those bytes."""
+    chunk, size = [], 0
+    for unit in units:
+        chunk.append(unit)
+        size += len(unit.data or b"")
+        if len(chunk) >= CHUNK_SIZE or size >= MAX_MESSAGE_BYTES:
+            break
+    return chunk, size
 
 
 class _Worker:
-    def __init__(self, ctx, diagnoser, timeout: float):  # type: ignore[no-untyped-def]
+    def __init__(self, ctx, diagnoser, timeout: float, hook):  # type: ignore[no-untyped-def]
         self.conn, child = ctx.Pipe()
-        self.proc = ctx.Process(target=_worker_main, args=(child, diagnoser, timeout), daemon=True)
+        self.proc = ctx.Process(target=_worker_main, args=(child, diagnoser, timeout, os.getpid(), hook), daemon=True)
         self.proc.start()
         child.close()
         self.tasks: deque = deque()  # (seq, offset, units, isolated), oldest first
@@ -72,29 +91,35 @@ class Pool:
     """Worker processes fed a bounded window of chunks; a dead worker is replaced and its
     message found by running the chunk it held one message at a time."""
 
-    def __init__(self, n: int, diagnoser, timeout: float):  # type: ignore[no-untyped-def]
+    def __init__(self, n: int, diagnoser, timeout: float,  # type: ignore[no-untyped-def]
+                 hook: Optional[Callable[[Unit], None]] = None):
         self.ctx = multiprocessing.get_context("fork")
-        self.diagnoser, self.timeout = diagnoser, timeout
-        self.workers = [_Worker(self.ctx, diagnoser, timeout) for _ in range(n)]
+        self.diagnoser, self.timeout, self.hook = diagnoser, timeout, hook
+        self.workers = [self._start() for _ in range(n)]
+
+    def _start(self) -> _Worker:
+        return _Worker(self.ctx, self.diagnoser, self.timeout, self.hook)
 
     def run(self, units: Iterator[Unit]) -> Iterator[list[tuple]]:
         """Rows per unit, in input order."""
         window = WINDOW_PER_WORKER * len(self.workers)
         queue: deque = deque()  # tasks not yet sent
         chunks: dict[int, list] = {}  # seq -> rows per unit (None until done)
+        held: dict[int, int] = {}  # seq -> bytes of stream messages the chunk holds
         next_seq = next_out = 0
         exhausted = False
         while True:
-            while not exhausted and next_seq - next_out < window:
-                chunk = [u for _, u in zip(range(CHUNK_SIZE), units)]
+            while not exhausted and next_seq - next_out < window and sum(held.values()) < WINDOW_BYTES:
+                chunk, size = _chunk(units)
                 if not chunk:
                     exhausted = True
                     break
-                chunks[next_seq] = [None] * len(chunk)
+                chunks[next_seq], held[next_seq] = [None] * len(chunk), size
                 queue.append((next_seq, 0, chunk, False))
                 next_seq += 1
             self._dispatch(queue)
             while next_out in chunks and all(r is not None for r in chunks[next_out]):
+                del held[next_out]
                 yield from chunks.pop(next_out)
                 next_out += 1
             if exhausted and not chunks:
@@ -140,7 +165,7 @@ class Pool:
         if not isolated:
             queue.extendleft(reversed([(seq, offset + k, [u], True) for k, u in enumerate(units)]))
         dead.conn.close()
-        self.workers[self.workers.index(dead)] = _Worker(self.ctx, self.diagnoser, self.timeout)
+        self.workers[self.workers.index(dead)] = self._start()
 
     def close(self) -> None:
         """Stop the workers: politely when idle, at once when the run was cut short."""
