@@ -75,7 +75,9 @@ Exit status:
      (messages that could not be read are error records in the output)
   1  no message could be diagnosed (every record is an error record, or no
      input was found), or packs or the output could not be used
-  2  usage error""")
+  2  usage error
+  130, 143  interrupted by SIGINT, SIGTERM: the output holds the whole records
+     of the messages done (stderr says how many); --resume finishes the run""")
 @click.argument("paths", nargs=-1, required=True)
 @format_option
 @output_option
@@ -85,48 +87,62 @@ Exit status:
               help="Force the progress bar and closing summary on stderr, or silence them "
                    "(default: shown when stderr is a terminal).")
 @click.option("--no-memo", is_flag=True, help="Turn inference memoization off (for measurement).")
+@click.option("--resume", is_flag=True,
+              help="Finish an interrupted run: keep the whole messages already in --output (but its last, "
+                   "which is written again) and go on after them, with the same inputs.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write an HTML report of the records here (as `ndrkb report` does).")
 @pack_option
 def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: Optional[int],
-             progress: Optional[bool], no_memo: bool, report_path: Optional[str], packs: tuple[Path, ...]) -> None:
+             progress: Optional[bool], no_memo: bool, resume: bool, report_path: Optional[str],
+             packs: tuple[Path, ...]) -> None:
     """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
 
     Folders are walked in name order; there, documentation and data files (.md, .rst,
     .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped. Writes one batch record
     per recipient per message, in input order; a message that cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
-    becomes an error record naming the cause, and the run goes on.
+    becomes an error record naming the cause, and the run goes on. So do named pipes,
+    devices and folders that cannot be read: nothing is skipped without a record. The
+    output file is never one of the inputs; inside a folder walked, it is not read.
     """
+    import signal
     import time
     from collections import Counter
 
-    from ..models import RECORD_FIELDS
-    from ..output.writers import WRITERS
     from ..intake.containers import count_messages
+    from ..models import RECORD_FIELDS
     from ..run.batch import classify_rows
+    from .records import RecordWriter
 
+    if resume and not output:
+        raise click.UsageError("--resume needs --output FILE (the output of the interrupted run)")
+    skip = _output_identity(output, paths, resume)
     summary = report.load().Summary() if report_path else None
     diagnoser = load_diagnoser(packs, memoize=not no_memo)
-    show = sys.stderr.isatty() if progress is None else progress
+    writer = RecordWriter(output, fmt, resume)
+    skip |= _output_identity(output, paths, True)  # the file now exists: a folder walk passes it over
+    show = (sys.stderr is not None and sys.stderr.isatty()) if progress is None else progress
     bar = None
     if show:
         from tqdm import tqdm
 
         tqdm.monitor_interval = 0  # no monitor thread: workers are forked
-        bar = tqdm(total=count_messages(paths), unit="msg", file=sys.stderr, dynamic_ncols=True, smoothing=0.1,
-                   mininterval=0.25)
-    try:
-        fh = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    except OSError as exc:
-        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
+        total = count_messages(paths, skip)
+        bar = tqdm(total=None if total is None else max(total - writer.done, 0), unit="msg", file=sys.stderr,
+                   dynamic_ncols=True, smoothing=0.1, mininterval=0.25)
     tally: dict[str, Counter] = {"role": Counter(), "reason": Counter(), "status": Counter()}
-    column = {name: RECORD_FIELDS.index(name) for name in (*tally, "error")}
+    column = {name: RECORD_FIELDS.index(name) for name in (*tally, "error", "source", "index")}
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
-    stream = classify_rows(paths, diagnoser, workers=workers or _cores())
+    stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done)
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        writer = WRITERS[fmt](fh)
         for rows in stream:
+            if messages == 0 and writer.next_key is not None and \
+                    (rows[0][column["source"]], str(rows[0][column["index"]])) != writer.next_key:
+                raise click.ClickException(f"cannot resume: the inputs differ from the interrupted run's "
+                                           f"({output} goes on with {writer.next_key[0]} #{writer.next_key[1]})")
+            writer.write(rows)
             messages += 1
             diagnosed += any(row[column["error"]] is None for row in rows)
             for row in rows:
@@ -137,24 +153,70 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
                     counter[row[column[name]] or "-"] += ok
                 if summary is not None:
                     summary.add(dict(zip(RECORD_FIELDS, row)))
-                writer.write(row)
             if bar is not None:
                 bar.update()
+        writer.close()
     except BrokenPipeError:  # the reader went away (| head): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
-    finally:
-        stream.close()
+    except (KeyboardInterrupt, _Terminated) as exc:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second signal does not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stream.close()  # the workers are stopped
+        writer.abandon()
         if bar is not None:
             bar.close()
-        if output:
-            fh.close()
+        signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
+        again = f"; `--resume -o {output}` finishes it" if output else ""
+        click.echo(f"ndrkb: interrupted by {signum.name} after {writer.done + messages} messages: the output "
+                   f"holds their records, whole{again}", err=True)
+        sys.exit(128 + signum)
+    finally:
+        stream.close()
+        signal.signal(signal.SIGTERM, previous)
+        if bar is not None:
+            bar.close()
     if summary is not None:
         report.write(summary, report_path)
     if show:
         _summary(messages, diagnosed, records, errors, tally, time.monotonic() - started)
-    if not diagnosed:
+    if not diagnosed and not writer.done:
         sys.exit(1)
+
+
+class _Terminated(Exception):
+    """SIGTERM, raised where the run is so that it stops as on SIGINT."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
+def _output_identity(output: Optional[str], paths: tuple[str, ...], resume: bool = False) -> set:
+    """The output file's identity, for a folder walk to pass it over. An existing output
+    that is an input, or that a folder walk would read, is refused: it would be emptied
+    before it is read (unless resuming: then it is this run's own output)."""
+    from ..intake.containers import NOT_MESSAGES
+
+    try:
+        st = os.stat(output) if output else None
+    except OSError:
+        return set()
+    if st is None:
+        return set()
+    for src in paths:
+        if resume or src == "-":
+            continue
+        try:
+            same = os.path.samefile(src, output)
+            inside = os.path.isdir(src) and not output.lower().endswith(NOT_MESSAGES) and \
+                os.path.realpath(output).startswith(os.path.join(os.path.realpath(src), ""))
+        except (OSError, ValueError):
+            same = inside = False
+        if same or inside:
+            raise click.UsageError(f"--output {output} is {'one of the inputs' if same else 'read by the walk of ' + src}"
+                                   ": it would be emptied before it is read; write elsewhere")
+    return {(st.st_dev, st.st_ino)}
 
 
 def _cores() -> int:

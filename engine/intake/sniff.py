@@ -95,25 +95,21 @@ def open_input(path: Union[str, os.PathLike], *, pipes: bool = False) -> BinaryI
     """Open a file to read, refusing what is not a regular file before reading a byte
     (:class:`InputError`): opening does not block (``O_NONBLOCK``) and the opened file
     itself is checked, so a FIFO put in a file's place cannot hang the reader. A named pipe
-    is read (blocking, like ``cat``) only when ``pipes`` is true: a pipe the user named."""
+    is read only when ``pipes`` is true (a pipe the user named): opened blocking, it waits
+    for its writer as ``cat`` does (a non-blocking reader would see it empty)."""
+    name = os.fsdecode(path)
+    flags = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+        if not (pipes and stat.S_ISFIFO(os.stat(path).st_mode)):
+            flags |= getattr(os, "O_NONBLOCK", 0)
+        fd = os.open(path, flags)
     except OSError as exc:
-        raise InputError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {name}: {exc.strerror or exc}") from None
     mode = os.fstat(fd).st_mode
     kind = "a folder" if stat.S_ISDIR(mode) else special_kind(mode)
     if kind is not None and not (pipes and kind == "a named pipe"):
         os.close(fd)
-        raise InputError(f"not read: {os.fsdecode(path)} is {kind}, not a message file")
-    if kind is not None:  # a pipe the user named: opened again, waiting for its writer as ``cat`` does
-        os.close(fd)       # (read without one, the non-blocking descriptor would see an empty pipe)
-        try:
-            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-        except OSError as exc:
-            raise InputError(f"cannot read {os.fsdecode(path)}: {exc.strerror or exc}") from None
-        if special_kind(os.fstat(fd).st_mode) not in (None, "a named pipe"):
-            os.close(fd)
-            raise InputError(f"not read: {os.fsdecode(path)} is not a message file")
+        raise InputError(f"not read: {name} is {kind}, not a message file")
     return os.fdopen(fd, "rb")
 
 
