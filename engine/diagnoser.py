@@ -10,6 +10,7 @@ import email.message
 import logging
 from typing import Any, Callable, Optional, Union
 
+from . import limits
 from .errors import InputError
 from .facts.extract import extract
 from .facts.feedback import feedback_facts, is_feedback
@@ -19,6 +20,7 @@ from .intake.parts import Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
 from .rules.discovery import PackSources
+from .run.deadline import MessageTimeout, time_bound
 from .rules.dispatch import PackSet
 from .rules.loading import load_packs
 from .vocabulary import RECIPIENT_TYPES, TYPE_EXPANSION
@@ -42,14 +44,20 @@ class Diagnoser:
     def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0,
                  recipient_type: Optional[str] = None) -> Diagnosis:
         """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
-        cannot be read gives a diagnosis whose ``error`` says why. ``recipient_type``: as for
-        :meth:`diagnose_message`."""
+        cannot be read, or is not diagnosed within ``limits.MESSAGE_TIMEOUT_SECONDS`` (in the
+        main thread, where the timer can interrupt it), gives a diagnosis whose ``error`` says
+        why. ``recipient_type``: as for :meth:`diagnose_message`."""
         check_recipient_type(recipient_type)
         try:
-            msg = read_source(source)
-        except InputError as exc:
-            return Diagnosis(source=name, index=index, error=str(exc))
-        return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type)
+            with time_bound(limits.MESSAGE_TIMEOUT_SECONDS):
+                try:
+                    msg = read_source(source)
+                except InputError as exc:
+                    return Diagnosis(source=name, index=index, error=str(exc))
+                return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type)
+        except MessageTimeout:
+            return Diagnosis(source=name, index=index,
+                             error=f"time bound exceeded: not diagnosed within {limits.MESSAGE_TIMEOUT_SECONDS:g} s")
 
     def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
                          index: int = 0, recipient_type: Optional[str] = None) -> Diagnosis:

@@ -32,6 +32,20 @@ def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] 
     return diagnoser.diagnose(Path(path), name=path, recipient_type=recipient_type)
 
 
+def _emit(text: str) -> None:
+    """Print a result on standard output; a closed or full one is a one-line error."""
+    try:
+        if sys.stdout is None:
+            raise OSError(9, "Bad file descriptor")
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write standard output: {exc.strerror or exc}") from None
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ndrkb")
 @verbose_option
@@ -51,7 +65,7 @@ def diagnose(path: str, as_json: bool, recipient_type: Optional[str], packs: tup
     from ..output.report import render_report
 
     d = _read_one(path, packs, recipient_type)
-    click.echo(d.model_dump_json(indent=2) if as_json else render_report(d), nl=as_json)
+    _emit(d.model_dump_json(indent=2) + "\n" if as_json else render_report(d))
     if not d.ok:
         sys.exit(1)
 
@@ -64,7 +78,7 @@ def explain(path: str, packs: tuple[Path, ...]) -> None:
     from ..output.report import render_trace
 
     d = _read_one(path, packs)
-    click.echo(render_trace(d), nl=False)
+    _emit(render_trace(d))
     if not d.ok:
         sys.exit(1)
 
