@@ -4,12 +4,15 @@ text that made patterns backtrack is read in bounded time."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 import re
 import time
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import ndrkb
 from ndrkb import default_diagnoser, diagnose, limits
 from ndrkb.read import parsers
 from ndrkb.run.batch import Unit, unit_records
@@ -162,3 +165,67 @@ def test_the_mime_reader_builds_a_bounded_number_of_objects():
         assert sum(1 for _ in read_mime(data).walk()) <= limits.MAX_MIME_OBJECTS
     assert [(r.recipient, r.status) for r in diagnose(parts).recipients] == [("bob@example.com", "5.1.1")]
     assert len(diagnose(blocks).recipients) == limits.MAX_RECIPIENTS  # one per block read, bounded
+
+
+def _attacks() -> dict[str, bytes]:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("attacks", Path(__file__).resolve().parents[1] / "bench" / "attacks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.attacks()
+
+
+@pytest.mark.parametrize("name", list(_attacks()))
+def test_issue_16_attack_inputs_are_bounded(name):
+    """Each hostile message of issue 16 (bench/attacks.py) is diagnosed in under 2 s of CPU
+    time (they took 4 s to over 60 s): header values, lines and codecs are bounded before
+    the standard library sees them, and what was cut is said in ``found``."""
+    import time
+
+    data = _attacks()[name]
+    ndrkb.default_diagnoser()
+    started = time.process_time()
+    d = ndrkb.diagnose(data)
+    assert time.process_time() - started < 2.0
+    assert d.error is None or not d.error.startswith(("internal error", "time bound"))
+    if name in ("boundary 7 MB", "content-type params 1 MB"):
+        assert "header values cut at 65,536 characters" in d.found
+    if name in ("2.7 M header lines", "8 M short lines"):
+        assert "message cut at 200,000 lines" in d.found
+    if name == "charset undefined":  # an unusable charset is read as UTF-8 (was an error record)
+        assert d.ok and d.recipients[0].status == "5.1.1"
+
+
+def test_the_time_bound_keeps_the_callers_alarm(monkeypatch):
+    """ndrkb.diagnose and classify (one worker) bound a message with ITIMER_REAL; a caller's
+    own timer is re-armed afterwards with what remains of it (it was cancelled)."""
+    import signal
+
+    fired = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: fired.append(True))
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 50.0)
+        ndrkb.diagnose(b"550 5.1.1 <u@example.com>: user unknown\n")
+        list(ndrkb.classify([str(Path(__file__).resolve().parents[1] / "corpus" / "exo-sender-auth")]))
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 40 < left <= 50
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        ndrkb.diagnose(b"550 5.1.1 <u@example.com>: user unknown\n")  # due first: left to fire
+        signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_diagnose_has_a_time_bound(monkeypatch):
+    import ndrkb.limits
+
+    def slow(msg, source=None):
+        while True:
+            pass
+
+    monkeypatch.setattr(ndrkb.limits, "MESSAGE_TIMEOUT_SECONDS", 0.2)
+    monkeypatch.setattr(ndrkb.default_diagnoser(), "diagnose_message", slow)
+    d = ndrkb.diagnose(b"550 5.1.1 <u@example.com>: user unknown\n")
+    assert d.error == "time bound exceeded: not diagnosed within 0.2 s"

@@ -69,8 +69,10 @@ def _is_existing_file(text: str) -> bool:
 def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
     """Bytes of a message, or of pasted text, into a message or :class:`InputText`
     (:class:`InputError` when they cannot be read)."""
+    cuts = []
     if len(data) > MAX_MESSAGE_BYTES:
         data = data[:MAX_MESSAGE_BYTES]
+        cuts.append(f"message cut at {MAX_MESSAGE_BYTES:,} bytes")
     if not data.strip():
         raise InputError("the input is empty")
     if looks_binary(data):
@@ -87,7 +89,7 @@ def from_bytes(data: bytes) -> Union[email.message.Message, InputText]:
         if data.startswith(b"From "):
             data = data.split(b"\n", 1)[1] if b"\n" in data else b""
         try:
-            return read_mime(data)
+            return read_mime(data, cuts)
         except RecursionError:
             raise InputError("the MIME parts are nested too deeply to read") from None
         except Exception as exc:  # the parser broken by hostile input: an input error, not a traceback

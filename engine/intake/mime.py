@@ -2,6 +2,7 @@
 ``MAX_MIME_OBJECTS`` message objects, header values and bodies decoded without raising."""
 from __future__ import annotations
 
+import codecs
 import email
 import email.feedparser
 import email.header
@@ -9,7 +10,7 @@ import email.message
 import email.policy
 from typing import Optional, Union
 
-from ..limits import MAX_MIME_OBJECTS
+from ..limits import MAX_ENCODED_HEADER_CHARS, MAX_HEADER_CHARS, MAX_MESSAGE_LINES, MAX_MIME_OBJECTS
 
 
 class _TooManyObjects(Exception):
@@ -20,14 +21,36 @@ class _TooManyObjects(Exception):
 _FEED_CHUNK = 8192
 
 
-def read_mime(data: Union[bytes, str]) -> email.message.Message:
-    """The standard library's (compat32) reading of a message, stopped where it would build
-    more than ``MAX_MIME_OBJECTS`` message objects: the rest of the message is not read."""
+class _BoundedPolicy(email.policy.Compat32):
+    """compat32, with every header value cut at ``MAX_HEADER_CHARS`` as it is read: the
+    stdlib's parameter, RFC 2231 and boundary parsing is quadratic in a value's length."""
+
+    def header_source_parse(self, sourcelines: list[str]) -> tuple[str, str]:
+        name, value = super().header_source_parse(sourcelines)
+        return name, value[:MAX_HEADER_CHARS]
+
+
+_POLICY = _BoundedPolicy()
+
+
+def read_mime(data: Union[bytes, str], cuts: Optional[list[str]] = None) -> email.message.Message:
+    """The standard library's (compat32) reading of a message, bounded: its first
+    ``MAX_MESSAGE_LINES`` lines, header values cut at ``MAX_HEADER_CHARS``, stopped where
+    it would build more than ``MAX_MIME_OBJECTS`` message objects (the rest is not read).
+    What was cut is said in ``ndrkb_cuts``, a list on the message (``cuts`` comes first)."""
+    notes = list(cuts or [])
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    if data.count(newline) > MAX_MESSAGE_LINES:  # type: ignore[arg-type]
+        end = -1
+        for _ in range(MAX_MESSAGE_LINES):
+            end = data.find(newline, end + 1)  # type: ignore[arg-type]
+        data = data[:end + 1]
+        notes.append(f"message cut at {MAX_MESSAGE_LINES:,} lines")
     cut = len(data)
     while True:
         count = 0
 
-        def factory(policy: email.policy.Policy = email.policy.compat32) -> email.message.Message:
+        def factory(policy: email.policy.Policy = _POLICY) -> email.message.Message:
             nonlocal count
             count += 1
             if count > MAX_MIME_OBJECTS:
@@ -35,14 +58,25 @@ def read_mime(data: Union[bytes, str]) -> email.message.Message:
             return email.message.Message(policy)
 
         reader = (email.feedparser.BytesFeedParser if isinstance(data, bytes) else email.feedparser.FeedParser)(
-            factory, policy=email.policy.compat32)
+            factory, policy=_POLICY)
         start = 0
         try:
             for start in range(0, cut, _FEED_CHUNK):
                 reader.feed(data[start:min(start + _FEED_CHUNK, cut)])
-            return reader.close()
+            msg = reader.close()
+            break
         except _TooManyObjects:
             cut = start  # read again, up to the chunk where it overflowed
+            notes.append(f"MIME reading stopped at {MAX_MIME_OBJECTS:,} parts")
+    if any(len(v) >= MAX_HEADER_CHARS for part in msg.walk() for v in part.values() if isinstance(v, str)):
+        notes.append(f"header values cut at {MAX_HEADER_CHARS:,} characters")
+    msg.ndrkb_cuts = list(dict.fromkeys(notes))  # type: ignore[attr-defined]
+    return msg
+
+
+#: Codecs not used on untrusted text: ``punycode`` is quadratic (400 KB: 9 s), ``undefined``
+#: always fails; the text is read as UTF-8 or Latin-1 instead.
+_SHUNNED_CODECS = {"punycode", "undefined", "idna"}
 
 
 def decode_bytes(data: bytes, charset: Optional[str]) -> str:
@@ -51,8 +85,10 @@ def decode_bytes(data: bytes, charset: Optional[str]) -> str:
         if not cs:
             continue
         try:
+            if codecs.lookup(cs).name in _SHUNNED_CODECS:
+                continue
             return data.decode(cs)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError, ValueError, TypeError):
             continue
     return data.decode("latin-1")
 
@@ -64,6 +100,7 @@ def header_text(value: object) -> str:
     text = str(value)
     if "=?" not in text:  # no encoded words: nothing to decode
         return " ".join(text.split())
+    text = text[:MAX_ENCODED_HEADER_CHARS]  # decode_header is quadratic in encoded words
     try:
         parts = email.header.decode_header(text)
     except Exception:  # malformed encoded words: keep the raw text

@@ -33,7 +33,8 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     """Find the delivery-status, feedback, human-readable and returned-header parts."""
     if isinstance(msg, InputText):
         return Parts(text=msg.text[:MAX_TEXT_CHARS], found=["pasted text"], is_message=False)
-    parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")))
+    parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")),
+                  found=list(getattr(msg, "ndrkb_cuts", [])))
     present = {k.lower() for k in msg.keys()}
     for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
                  "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
