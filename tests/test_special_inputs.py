@@ -136,3 +136,47 @@ def test_symbolic_links_to_folders_are_followed_once_and_deep_folders_cut(tmp_pa
     (deep / "1" / "2" / "3" / "4" / "5" / "n.txt").write_text(LINE)
     assert records([str(deep)]) == [("m.txt", 0, None), ("4", 0, f"not walked: {deep}/1/2/3/4 is nested deeper "
                                                                  "than 3 folders")]
+
+
+def test_escape_sequences_are_not_printed_raw_on_a_terminal(tmp_path):
+    """A Subject and a file name holding ESC sequences (window title, clear screen) and a C1
+    control: on a terminal they are shown as \\u00XX escapes instead of acting."""
+    import pty
+
+    name = tmp_path / "a\x1b[2J.eml"
+    name.write_bytes(MODERN.replace(b"Subject: ", b"Subject: \x1b]0;owned\x07\xc2\x9b2J ", 1))
+    for args in (["diagnose", str(name)], ["explain", str(name)], ["classify", str(name)]):
+        controller, terminal = pty.openpty()
+        proc = subprocess.Popen([NDRKB, *args], stdout=terminal, stderr=subprocess.PIPE)
+        os.close(terminal)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(controller, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        proc.wait(timeout=60)
+        os.close(controller)
+        assert b"\x1b" not in out and "\x9b".encode() not in out, args
+        assert b"\\u001b" in out, args
+
+
+def test_world_writable_pack_folders_are_refused(tmp_path):
+    from ndrkb.errors import PackError
+    from ndrkb.rules.discovery import PackSources, discover
+
+    site = tmp_path / "site"
+    (site / "mine").mkdir(parents=True)
+    (site / "mine" / "pack.toml").write_text("[pack]\nid = 'mine'\n")
+    discover(PackSources(env=(site,)))  # a private folder is fine
+    site.chmod(0o777)
+    try:
+        discover(PackSources(env=(site,)))
+    except PackError as exc:
+        assert exc.problems == [f"{site} (from NDRKB_PACKS) is writable by every user, who could change what "
+                                "ndrkb concludes: refused (chmod o-w)"]
+    else:
+        raise AssertionError("a world-writable NDRKB_PACKS folder was accepted")

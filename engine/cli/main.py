@@ -37,6 +37,10 @@ def _emit(text: str) -> None:
     try:
         if sys.stdout is None:
             raise OSError(9, "Bad file descriptor")
+        if sys.stdout.isatty():
+            from ..output.terminal import terminal_safe
+
+            text = terminal_safe(text)
         sys.stdout.write(text)
         sys.stdout.flush()
     except BrokenPipeError:

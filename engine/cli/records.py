@@ -19,6 +19,7 @@ from typing import BinaryIO, Optional
 import click
 
 from ..models import RECORD_FIELDS
+from ..output.terminal import terminal_safe
 from ..output.writers import WRITERS
 
 _SOURCE, _INDEX = RECORD_FIELDS.index("source"), RECORD_FIELDS.index("index")
@@ -28,7 +29,8 @@ class _Encoder:
     """A format's writer (``output.writers.WRITERS``) writing into memory: the bytes of its
     header, then of one message's records at a time."""
 
-    def __init__(self, fmt: str):
+    def __init__(self, fmt: str, terminal: bool = False):
+        self.terminal = terminal  # control characters escaped (terminal_safe)
         self.buffer = io.StringIO(newline="")
         self.writer = WRITERS[fmt](self.buffer)
 
@@ -36,6 +38,8 @@ class _Encoder:
         for row in rows:
             self.writer.write(row)
         text = self.buffer.getvalue()
+        if self.terminal:
+            text = terminal_safe(text)
         self.buffer.seek(0)
         self.buffer.truncate()
         return text.encode("utf-8", "backslashreplace")  # a lone surrogate (a non-UTF-8 file name) as \udcXX
@@ -50,7 +54,7 @@ class RecordWriter:
         self.path, self.fmt, self.done, self.next_key = path, fmt, 0, None
         self.name = path if path else "standard output"
         self.end = 0  # bytes of whole messages in the file
-        self.encoder = _Encoder(fmt)
+        self.encoder = _Encoder(fmt, terminal=path is None and sys.stdout is not None and sys.stdout.isatty())
         header = self.encoder.take()
         try:
             if path is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.resources
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Iterable, Mapping, NamedTuple, Optional
 
@@ -32,6 +33,16 @@ class PackSources(NamedTuple):
         """The folders ``NDRKB_PACKS`` names (``os.pathsep``-separated), plus ``extra``."""
         value = (os.environ if environ is None else environ).get("NDRKB_PACKS", "")
         return cls(tuple(Path(p) for p in value.split(os.pathsep) if p), tuple(Path(p) for p in extra))
+
+
+def _world_writable(path: Path) -> bool:
+    """True for a file or folder any user may change (a folder with the sticky bit, as /tmp,
+    still lets only owners replace its entries)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    return bool(mode & stat.S_IWOTH) and not (path.is_dir() and mode & stat.S_ISVTX)
 
 
 def discover(sources: PackSources = PackSources()) -> list[tuple[Path, str]]:
@@ -62,6 +73,11 @@ def discover(sources: PackSources = PackSources()) -> list[tuple[Path, str]]:
         folders = pack_folders(root)
         if not folders:
             problems.append(f"{root} (from {how}): no pack.toml here and not a folder of packs")
+        open_to_all = [p for p in (root, *folders, *(f / "pack.toml" for f in folders)) if _world_writable(p)]
+        if open_to_all:
+            problems.append(f"{open_to_all[0]} (from {how}) is writable by every user, who could change what "
+                            f"ndrkb concludes: refused (chmod o-w)")
+            continue
         found += [(folder, f"{how} {root}") for folder in folders]
     if problems:
         raise PackError(problems)
