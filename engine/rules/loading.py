@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import PackError
-from ..limits import MAX_PACK_BYTES
+from ..limits import MAX_AFTER_CHAIN, MAX_KEY_PARTS, MAX_PACK_BYTES
 from . import placeholders
 from .discovery import PackSources, discover
 from .dispatch import PackSet
@@ -61,8 +61,14 @@ def read_pack(folder: Path, origin: str = "path") -> Pack:
         raise PackError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     except UnicodeDecodeError:
         raise PackError([f"{path}: not UTF-8 text"]) from None
+    deep = next((n for n, line in enumerate(text.splitlines(), 1)
+                 if line.split("=", 1)[0].count(".") > MAX_KEY_PARTS), None)
+    if deep is not None:  # tomllib takes seconds and gigabytes on a key of thousands of parts
+        raise PackError([f"{path}:{deep}: a key of more than {MAX_KEY_PARTS} dotted parts; refused"])
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise PackError([f"{path}: arrays or tables nested too deeply to read; refused"]) from None
     except tomllib.TOMLDecodeError as exc:
         m = re.search(r"line ([0-9]+)", str(exc))
         raise PackError([f"{path}{':' + m.group(1) if m else ''}: not valid TOML: {exc}"]) from None
@@ -190,9 +196,36 @@ def check_set(packs: list[Pack]) -> list[str]:
                     problems.append(f"{_where_of(p)('rule', n, f'rule {r.id}', 'when.after')}: names {dep} "
                                     f"of stage {target[0].spec.pack.stage}; a rule can only follow rules of "
                                     f"its own stage ({p.spec.pack.stage})")
-    problems += _cycles(rules)
+    deep = _deep_chains(rules)
+    problems += deep or _cycles(rules)  # (a chain within the bound keeps the loop search shallow)
     problems += _conflicts(packs)
     return problems
+
+
+def _deep_chains(rules: dict[str, tuple[Pack, RuleSpec]]) -> list[str]:
+    """Rules at the end of a ``when.after`` chain longer than ``MAX_AFTER_CHAIN`` (found
+    without recursion: a chain of thousands of rules once broke the recursive checks)."""
+    length: dict[str, int] = {}
+    for top in sorted(rules):
+        stack, on_path = [(top, iter(rules[top][1].when.after))], {top}
+        while stack:
+            rid, deps = stack[-1]
+            dep = next(deps, None)
+            if dep is None:
+                stack.pop()
+                on_path.discard(rid)
+                length[rid] = 1 + max((length.get(d, 0) for d in rules[rid][1].when.after
+                                       if d in rules and d not in on_path), default=0)
+            elif dep in rules and dep not in length and dep not in on_path:
+                stack.append((dep, iter(rules[dep][1].when.after)))
+                on_path.add(dep)
+    longest = min(length, key=lambda r: (-length[r], r), default=None)
+    if longest is None or length[longest] <= MAX_AFTER_CHAIN:
+        return []
+    pack, rule = rules[longest]
+    where = _where_of(pack)("rule", pack.spec.rule.index(rule), f"rule {rule.id}", "when.after")
+    return [f"{where}: ends a chain of {length[longest]} rules following each other; at most "
+            f"{MAX_AFTER_CHAIN} are allowed"]
 
 
 def _cycles(rules: dict[str, tuple[Pack, RuleSpec]]) -> list[str]:
