@@ -83,11 +83,11 @@ def test_interrupted_run_says_how_far_and_resume_finishes_without_duplicates(inp
     out = tmp_path / "out.jsonl"
     slow = tmp_path / "in"
     slow.mkdir()
-    (slow / "box.mbox").write_bytes(mbox_of(*[MODERN] * 4000))  # long enough to be interrupted
+    (slow / "box.mbox").write_bytes(mbox_of(*[MODERN] * 1500))  # long enough to be interrupted
     proc = subprocess.Popen([NDRKB, "classify", "-j", "2", "-o", str(out), str(inputs), str(slow)],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while (not out.exists() or out.stat().st_size < 200_000) and time.monotonic() < deadline:
+    while (not out.exists() or out.stat().st_size < 100_000) and time.monotonic() < deadline:
         time.sleep(0.05)
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
@@ -106,7 +106,7 @@ def test_interrupted_run_says_how_far_and_resume_finishes_without_duplicates(inp
     assert again.returncode == 0, again.stderr
     final = out.read_text().splitlines()
     assert final[:len(expected)] == expected
-    assert keys(final) == keys(expected) + [(str(slow / "box.mbox"), i) for i in range(4000)]
+    assert keys(final) == keys(expected) + [(str(slow / "box.mbox"), i) for i in range(1500)]
 
 
 def test_sigterm_to_the_parent_alone_leaves_no_worker(tmp_path):

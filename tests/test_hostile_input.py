@@ -221,7 +221,7 @@ def test_the_time_bound_keeps_the_callers_alarm(monkeypatch):
 def test_diagnose_has_a_time_bound(monkeypatch):
     import ndrkb.limits
 
-    def slow(msg, source=None):
+    def slow(msg, **where):
         while True:
             pass
 
