@@ -194,3 +194,10 @@ def test_file_names_that_are_not_utf8(tmp_path):
         assert json.loads(res.stdout)["source"] == os.fsdecode(bytes(folder) + b"/caf\xe9.txt")
     res = run("classify", "-o", str(tmp_path / os.fsdecode(b"out\xff.jsonl")), str(folder))
     assert res.returncode == 0 and res.stderr == b""
+
+
+def test_packs_new_into_a_place_it_cannot_write(tmp_path):
+    (tmp_path / "file").write_text("x")  # a file where a folder should be (root ignores read-only modes)
+    res = run("packs", "new", "5.7.999", "--dir", str(tmp_path / "file" / "sub"))
+    assert res.returncode == 1 and b"Traceback" not in res.stderr
+    assert res.stderr.decode().startswith("Error: ") and "cannot write: Not a directory" in res.stderr.decode()

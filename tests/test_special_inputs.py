@@ -101,6 +101,7 @@ def test_unreadable_folders_and_maildirs_are_error_records(tmp_path, monkeypatch
     for d in ("cur", "new", "tmp"):
         (maildir / d).mkdir(parents=True)
     (maildir / "new" / "1.host").write_text(LINE)
+    (maildir / "cur" / "2.host").write_text(LINE)
     real_scandir, real_listdir = os.scandir, os.listdir
 
     def scandir(path):  # (tests run as root, where permissions do not stop a read)
@@ -117,7 +118,8 @@ def test_unreadable_folders_and_maildirs_are_error_records(tmp_path, monkeypatch
     monkeypatch.setattr(os, "listdir", listdir)
     got = records([str(tmp_path)])
     assert got == [("a", 0, f"cannot read folder {tmp_path}/a: Permission denied"), ("y.txt", 0, None),
-                   ("c", 0, f"cannot read Maildir {tmp_path}/c: Permission denied")]
+                   ("c", 0, None), ("c", 1, f"cannot read Maildir folder {tmp_path}/c/cur: Permission denied")]
+    assert containers.count_messages([str(tmp_path)]) == 4
 
 
 def test_symbolic_links_to_folders_are_followed_once_and_deep_folders_cut(tmp_path, monkeypatch):

@@ -209,28 +209,33 @@ def _mbox_split(lines_in: Iterable[bytes], keep: bool) -> Iterator[tuple[int, in
             b"".join(lines) if keep else None
 
 
-def maildir_files(folder: Path) -> list[str]:
+def maildir_files(folder: Path) -> tuple[list[str], list[str]]:
     """The message files of a Maildir (``new/`` and ``cur/``), ordered by unique name as
-    ``mailbox.Maildir`` keys them; dotfiles are tool state, not mail. ``OSError`` when a
-    subfolder cannot be listed."""
+    ``mailbox.Maildir`` keys them (dotfiles are tool state, not mail); and a problem for
+    each of the two subfolders that cannot be listed (the other is still read)."""
     toc: dict[str, str] = {}
+    problems = []
     for sub in ("new", "cur"):
-        for name in os.listdir(folder / sub):
+        try:
+            names = os.listdir(folder / sub)
+        except OSError as exc:
+            problems.append(f"cannot read Maildir folder {folder / sub}: {exc.strerror or exc}")
+            continue
+        for name in names:
             path = folder / sub / name
             if not path.is_dir():
                 toc[name.split(mailbox.Maildir.colon)[0]] = str(path)
-    return [toc[key] for key in sorted(toc) if not key.startswith(".")]
+    return [toc[key] for key in sorted(toc) if not key.startswith(".")], problems
 
 
 def _maildir_units(folder: Path) -> Iterator[Unit]:
-    """Messages of a Maildir, each read (and checked to be a regular file) by whoever diagnoses it."""
-    try:
-        files = maildir_files(folder)
-    except OSError as exc:
-        yield Unit(str(folder), 0, error=f"cannot read Maildir {folder}: {exc.strerror or exc}")
-        return
+    """Messages of a Maildir, each read (and checked to be a regular file) by whoever
+    diagnoses it; then an error unit for a subfolder that cannot be listed."""
+    files, problems = maildir_files(folder)
     for index, path in enumerate(files):
         yield Unit(str(folder), index, path=path)
+    for index, problem in enumerate(problems, len(files)):
+        yield Unit(str(folder), index, error=problem)
 
 
 def count_messages(sources: Iterable[str], skip: Collection[FileId] = ()) -> Optional[int]:
@@ -241,10 +246,8 @@ def count_messages(sources: Iterable[str], skip: Collection[FileId] = ()) -> Opt
         if kind == "stream":
             return None
         if kind == "maildir":
-            try:
-                total += len(maildir_files(Path(src))) or 0
-            except OSError:
-                total += 1
+            files, problems = maildir_files(Path(src))
+            total += len(files) + len(problems)
         elif kind == "mbox":
             total += _count_mbox(Path(src))
         else:

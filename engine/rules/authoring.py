@@ -195,9 +195,12 @@ def new_pack(code: str, into: Path = Path(".")) -> Path:
     values = {"code": code, "pack_id": pack_id, "folder": pack_id, "reply": "550" if permanent else "450",
               "reason": "rejected" if permanent else "onhold", "role": "sender_admin" if permanent else "none",
               "permanent": "true" if permanent else "false"}
-    (folder / "examples").mkdir(parents=True)
-    (folder / "pack.toml").write_text(PACK_TEMPLATE.substitute(values), encoding="utf-8")
-    (folder / "examples" / f"{code}.eml").write_text(EXAMPLE_TEMPLATE.substitute(values), encoding="utf-8")
+    try:
+        (folder / "examples").mkdir(parents=True)
+        (folder / "pack.toml").write_text(PACK_TEMPLATE.substitute(values), encoding="utf-8")
+        (folder / "examples" / f"{code}.eml").write_text(EXAMPLE_TEMPLATE.substitute(values), encoding="utf-8")
+    except OSError as exc:  # a read-only or full place: one line, not a traceback
+        raise PackError([f"{exc.filename or folder}: cannot write: {exc.strerror or exc}"]) from None
     return folder
 
 
