@@ -201,3 +201,10 @@ def test_packs_new_into_a_place_it_cannot_write(tmp_path):
     res = run("packs", "new", "5.7.999", "--dir", str(tmp_path / "file" / "sub"))
     assert res.returncode == 1 and b"Traceback" not in res.stderr
     assert res.stderr.decode().startswith("Error: ") and "cannot write: Not a directory" in res.stderr.decode()
+
+
+def test_a_closed_standard_input(tmp_path):
+    for args in (["classify", "-"], ["diagnose", "-"]):
+        res = subprocess.run(f'"{NDRKB}" {" ".join(args)} <&-', shell=True, capture_output=True, timeout=120)
+        assert res.returncode == 1 and b"Traceback" not in res.stderr
+        assert b"cannot read standard input: it is closed" in res.stdout + res.stderr

@@ -25,6 +25,8 @@ def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] 
 
     diagnoser = load_diagnoser(packs)
     if path == "-":
+        if sys.stdin is None:
+            raise click.ClickException("cannot read standard input: it is closed")
         data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
         return diagnoser.diagnose(data, name=path, recipient_type=recipient_type)
     if not Path(path).is_file():

@@ -133,6 +133,8 @@ def iter_units(sources: Iterable[str], skip: Collection[FileId] = ()) -> Iterato
     for kind, src, error in _inputs(sources, skip):
         if kind == "stream":
             try:
+                if src == "-" and sys.stdin is None:
+                    raise InputError("cannot read standard input: it is closed")
                 with (contextlib.nullcontext(sys.stdin.buffer) if src == "-" else open_input(src, pipes=True)) as fh:
                     yield from iter_stream(src, fh)
             except (InputError, OSError) as exc:
