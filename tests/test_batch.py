@@ -253,3 +253,30 @@ def test_workers_sending_back_large_results_do_not_deadlock(tmp_path):
     done = subprocess.run([sys.executable, "-c", code, str(mbox)], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "18000"
+
+
+@pytest.mark.parametrize("workers", [2, 4])
+def test_stream_bytes_the_parent_holds_do_not_grow_with_workers(workers, monkeypatch):
+    """Messages read from a stream are the only bytes the parent holds: at most WINDOW_BYTES
+    and one chunk are read ahead, whatever the number of workers (4 x workers x 64 messages
+    of up to 8 MiB once: 5.6 GB with two workers)."""
+    from ndrkb.intake.containers import Unit
+    from ndrkb.limits import MAX_MESSAGE_BYTES
+
+    monkeypatch.setattr(pool, "WINDOW_BYTES", 1 << 20)
+    data = LINE.encode() + b"x" * (256 << 10)
+    pulled = worst = 0
+
+    def units():
+        nonlocal pulled
+        for i in range(80):
+            pulled += 1
+            yield Unit("-", i, data=data)
+
+    workers_pool = pool.Pool(workers, ndrkb.default_diagnoser(), 30)
+    try:
+        for done, _ in enumerate(workers_pool.run(units()), 1):
+            worst = max(worst, (pulled - done) * len(data))
+    finally:
+        workers_pool.close()
+    assert done == 80 and worst <= pool.WINDOW_BYTES + MAX_MESSAGE_BYTES + len(data)

@@ -109,7 +109,8 @@ def test_interrupted_run_says_how_far_and_resume_finishes_without_duplicates(inp
     assert keys(final) == keys(expected) + [(str(slow / "box.mbox"), i) for i in range(1500)]
 
 
-def test_sigterm_to_the_parent_alone_leaves_no_worker(tmp_path):
+def test_a_parent_killed_outright_leaves_no_worker(tmp_path):
+    """SIGKILL to the parent alone (no handler runs): its workers go with it (PR_SET_PDEATHSIG)."""
     box = tmp_path / "box.mbox"
     box.write_bytes(mbox_of(*[MODERN] * 3000))
     code = "import sys, ndrkb\nfor r in ndrkb.classify([sys.argv[1]], workers=2): pass"
