@@ -96,16 +96,25 @@ KIND_MEANINGS: dict[str, str] = {
 
 
 class MtaFamily(NamedTuple):
-    """A family of reporting systems and the signs that identify a bounce it wrote."""
+    """A family of reporting systems and the signs that identify a bounce it wrote.
+
+    Any one sign is enough.  Phrases are the fixed wording of the family's bounce template
+    (lower case), looked for in the subject and the report's text.
+    """
 
     meaning: str
     headers: tuple[str, ...] = ()            # header names present in the bounce
+    header_values: tuple[tuple[str, str], ...] = ()  # (header name, lower-case fragment of its value)
     reporting_suffixes: tuple[str, ...] = ()  # Reporting-MTA host name endings
     line_kinds: tuple[str, ...] = ()          # kinds of text lines (grammar/ndr_text.lark)
+    phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
 
 
-#: Reporting-system families, in detection order: the first whose sign is present wins.
-#: Packs name these in ``when.mta``; adding a family is adding an entry here.
+#: Reporting-system families, in detection order: the first whose sign is present wins
+#: (providers before the MTA software they may run; Sendmail last, as its transcript
+#: heading is quoted by others).  Packs name these in ``when.mta`` / ``when.not_mta``;
+#: adding a family is adding an entry here.  The signs are the families' documented
+#: bounce templates (the same ones Sisimai's readers, lib/Sisimai/Lhost/*.pm, recognise).
 MTA_FAMILIES: dict[str, MtaFamily] = {
     "exchange-online": MtaFamily(
         "Microsoft 365 / Exchange Online",
@@ -115,6 +124,46 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
         "Exchange Server (on-premises)",
         headers=("x-ms-exchange-message-is-ndr",),
         line_kinds=("SECTION_EXO_LEGACY", "SECTION_EXO_DIAG", "SERVER_EXO_LEGACY", "REPLY_EXO_REMOTE")),
+    "exchange-legacy": MtaFamily(
+        "Exchange 5.5-2003 and its Internet Mail Service",
+        header_values=(("x-mailer", "internet mail service ("),),
+        phrases=("did not reach the following recipient(s):",)),
+    "google": MtaFamily(
+        "Gmail and Google Workspace",
+        reporting_suffixes=("google.com", "googlemail.com", "gmail.com"),
+        phrases=("delivery to the following recipient failed permanently", "delivery to the following recipients "
+                 "failed permanently", "google tried to deliver your message", "** message not delivered **",
+                 "** address not found **", "** delivery incomplete **")),
+    "yahoo": MtaFamily(
+        "Yahoo Mail",
+        reporting_suffixes=("yahoo.com", "yahoodns.net"),
+        phrases=("sorry, we were unable to deliver your message to the following address",)),
+    "mcafee": MtaFamily(
+        "McAfee Email Gateway (appliance)",
+        phrases=(" --- the following addresses had delivery problems --- ",)),
+    "imail": MtaFamily(
+        "Ipswitch IMail Server",
+        header_values=(("x-mailer", "<smtp32 v"),)),
+    "postfix": MtaFamily(
+        "Postfix",
+        phrases=("this is the mail system at host", "the postfix program")),
+    "exim": MtaFamily(
+        "Exim",
+        phrases=("this message was created automatically by mail delivery software",
+                 "smtp error from remote mail server after")),
+    "qmail": MtaFamily(
+        "qmail (and netqmail, vpopmail's qmail)",
+        phrases=("this is the qmail-send program", " does not like recipient. remote host said:")),
+    "courier": MtaFamily(
+        "Courier mail server",
+        phrases=("courier mail server at",)),
+    "opensmtpd": MtaFamily(
+        "OpenSMTPD",
+        phrases=("this is the mailer-daemon, please do not reply to this e-mail",)),
+    "sendmail": MtaFamily(
+        "Sendmail (and its V5 ancestor)",
+        phrases=("----- transcript of session follows -----",
+                 "----- the following addresses had permanent fatal errors -----")),
 }
 
 Role = Literal[tuple(ROLE_MEANINGS)]  # type: ignore[valid-type]

@@ -70,11 +70,50 @@ def test_fact_sheet_vectors(status, text, reason, hard):
     assert (r.reason, r.hard_bounce) == (reason, hard), r.rules
 
 
-def test_user_unknown_at_an_unknown_stage_stays_userunknown():
-    """The one deliberate departure: the generic-DSN reading (fact sheet 10, quirk 1) says
-    filtered; an MTA's own reader (which ndrkb's layouts stand for) says userunknown."""
+def test_user_unknown_at_an_unknown_stage_from_postfix_is_filtered():
+    """Fact sheet 10 quirk 1 (and the section 12 vector "550 User unknown" with no status):
+    Postfix's reader takes only the stage from its text, so unknown-user words that answered
+    no known command read as filtered, not hard."""
+    report = dsn("", "550 User unknown").replace(b"Delivery failed.", b"This is the mail system at host mx.example.net.")
+    (r,) = diagnose(report).recipients
+    assert (r.facts.mta, r.reason, r.hard_bounce) == ("postfix", "filtered", False), r.rules
+
+
+def test_user_unknown_at_an_unknown_stage_from_an_unknown_system_stays_userunknown():
+    """The one deliberate departure: with no family known, the words are read as an MTA's own
+    reader reads them (the address refused), not by the generic-DSN quirk."""
     (r,) = diagnose(dsn("", "550 User unknown")).recipients
+    assert r.facts.mta is None
     assert r.reason == "userunknown" and "core-reasons/userunknown-stage-unknown" in r.rules
+
+
+def test_a_reader_that_states_unknown_users_keeps_userunknown():
+    """Fact sheet 3.1 step 1: IMail's reader takes its 'Unknown user' line as the address
+    refused (lib/Sisimai/Lhost/IMailServer.pm); the report's family decides, not its words."""
+    imail = b"""From: Postmaster <postmaster@mx.example.org>
+To: sender@example.com
+Subject: Undeliverable Mail
+X-Mailer: <SMTP32 v8.22>
+
+Unknown user: u@example.org
+
+Original message follows.
+"""
+    (r,) = diagnose(imail).recipients
+    assert (r.facts.mta, r.reason, r.hard_bounce) == ("imail", "userunknown", True), r.rules
+    assert "core-reasons/userunknown-stage-unknown" in r.rules
+
+
+@pytest.mark.parametrize("text, command", [
+    ("192.0.2.1 does not like recipient.\nRemote host said: 550 no such user here", "RCPT"),
+    ("Connected to 192.0.2.1 but sender was rejected.\nRemote host said: 553 sorry", "MAIL"),
+    ("Connected to 192.0.2.1 but my name was rejected.\nRemote host said: 550 go away", "HELO"),
+    ("Connected to 192.0.2.1 but greeting failed.\nRemote host said: 554 no", "CONN"),
+    ("192.0.2.1 failed after I sent the message.\nRemote host said: 554 content rejected", "DATA"),
+])
+def test_qmail_remote_names_the_stage(text, command):
+    """qmail-remote.c's own messages say which command was refused (fact sheet 6.3, qmail)."""
+    assert smtp_stage(text)[0] == command
 
 
 def test_a_delayed_unknown_user_is_not_a_hard_bounce():

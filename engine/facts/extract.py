@@ -135,9 +135,12 @@ def _after_type(value: Optional[str]) -> Optional[str]:
 def detect_mta(parts: Parts, kinds: set[str], reporting_mta: Optional[str]) -> Optional[str]:
     """The family of the system that wrote the bounce, or None when no sign is present."""
     host = (reporting_mta or "").lower().rstrip(".")
+    wording = " " + " ".join(f"{parts.subject}\n{parts.text}".lower().split()) + " "
     for name, family in MTA_FAMILIES.items():
-        if any(h in parts.headers for h in family.headers) or any(host.endswith(s) for s in family.reporting_suffixes) \
-                or any(k in kinds for k in family.line_kinds):
+        if any(h in parts.headers for h in family.headers) \
+                or any(f in parts.headers.get(h, "").lower() for h, f in family.header_values) \
+                or any(host.endswith(s) for s in family.reporting_suffixes) \
+                or any(k in kinds for k in family.line_kinds) or any(p in wording for p in family.phrases):
             return name
     return None
 

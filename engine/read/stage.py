@@ -8,6 +8,10 @@ Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`
 * Exim: ``SMTP error from remote mail server after RCPT TO:<a@b>:``, ``after end of
   data``, ``after initial connection`` (CONN), ``after pipelined MAIL FROM``;
 * 1&1: ``for TEXT command`` (the message text: DATA);
+* qmail (the messages of qmail-remote.c): ``Connected to 192.0.2.1 but greeting failed.`` (CONN),
+  ``... but my name was rejected.`` (HELO), ``... but sender was rejected.`` (MAIL),
+  ``192.0.2.1 does not like recipient.`` (RCPT), ``... failed on DATA command.`` and
+  ``... failed after I sent the message.`` (DATA);
 * a session transcript: the last ``>>> COMMAND`` line (Sendmail) or ``SMTP command: X``;
 * otherwise the chain of upper-case command words in the text (section 6.2): each word
   is looked for after the one found before it, and the last one found is the stage.
@@ -21,7 +25,8 @@ from typing import Optional
 
 _WORD = {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "helo": "HELO", "ehlo": "EHLO", "lhlo": "EHLO",
          "starttls": "STARTTLS", "auth": "AUTH", "quit": "QUIT", "end": "DATA", "initial": "CONN",
-         "connect": "CONN", "greeting": "CONN", "banner": "CONN", "text": "DATA"}
+         "connect": "CONN", "greeting": "CONN", "banner": "CONN", "text": "DATA", "recipient": "RCPT",
+         "my name": "HELO", "sender": "MAIL", "sent the message": "DATA"}
 
 #: Explicit statements of the stage, each with the word that names the command.
 _STATED = (
@@ -30,6 +35,9 @@ _STATED = (
                r"starttls|auth|quit|initial connection|connect)\b", re.I),
     re.compile(r"\bSMTP command:? ?(?P<w>rcpt|mail|data|helo|ehlo|starttls|auth|quit)\b", re.I),
     re.compile(r"\bfor (?P<w>TEXT) command\b"),  # 1&1 (fact sheet 6.3): the message text, i.e. DATA
+    re.compile(r"\bdoes not like (?P<w>recipient)\.|\bbut (?P<n>my name|sender) was rejected\."
+               r"|\bbut (?P<g>greeting) failed\.|\bfailed on (?P<d>DATA) command\b|\bfailed after I (?P<s>sent the message)\b",
+               re.I),  # qmail-remote.c
     re.compile(r"\b(?P<w>greeting|banner) (?:was )?(?:rejected|refused)", re.I),
     re.compile(r"(?P<w>refused to talk to me)", re.I),
 )
@@ -41,6 +49,8 @@ _CHAIN = ("HELO", "EHLO", "STARTTLS", "AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-", 
 
 def _command(word: str) -> str:
     word = word.lower()
+    if word in _WORD:
+        return _WORD[word]
     if word.startswith("refused"):
         return "HELO"
     return _WORD[word.split()[0]]
@@ -53,7 +63,8 @@ def smtp_stage(text: str) -> tuple[Optional[str], str]:
     for pattern in _STATED:
         found = list(pattern.finditer(text))
         if found:
-            return _command(found[-1].group("w")), found[-1].group(0)
+            word = next(w for w in found[-1].groups() if w)
+            return _command(word), found[-1].group(0)
     found = list(_TRANSCRIPT.finditer(text))
     if found:
         return _command(found[-1].group("w")), found[-1].group(0)

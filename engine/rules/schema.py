@@ -17,7 +17,7 @@ from ..vocabulary import (ACTIONS, COMMANDS, KINDS, MTA_NAMES, REASON_STEPS, REA
                           reason_rank)
 
 #: The closed sets a condition's names must come from.
-_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS,
+_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "not_mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS,
                "not_action": ACTIONS, "command": COMMANDS + ("none",), "not_command": COMMANDS + ("none",),
                "status_name": REASONS + ("none", "unnamed"), "not_status_name": REASONS + ("none", "unnamed")}
 
@@ -78,6 +78,8 @@ class When(_Strict):
     text_all: list[str] = Field(default_factory=list, description="phrases that must all be present")
     not_text: list[str] = Field(default_factory=list, description="phrases that must all be absent")
     mta: list[str] = Field(default_factory=list, description="reporting-system families")
+    not_mta: list[str] = Field(default_factory=list, description="reporting-system families the bounce must not "
+                               "come from (an unknown family passes)")
     action: list[str] = Field(default_factory=list)
     not_action: list[str] = Field(default_factory=list, description="actions that must not hold")
     kind: list[str] = Field(default_factory=list)
@@ -136,7 +138,7 @@ class When(_Strict):
             raise ValueError("empty phrase")
         return [" ".join(p.lower().split()) for p in v]
 
-    @field_validator("reason", "mta", "action", "not_action", "kind", "command", "not_command", "status_name",
+    @field_validator("reason", "mta", "not_mta", "action", "not_action", "kind", "command", "not_command", "status_name",
                      "not_status_name")
     @classmethod
     def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
