@@ -178,3 +178,13 @@ def test_an_envelope_sender_quoted_in_a_reply_is_never_the_recipient():
             "    SMTP error from remote mail server after MAIL FROM:<ops@sender.example> SIZE=2048:\n"
             "    553 5.1.0 <ops@sender.example>: domain sender.example does not exist\n")
     assert [r.recipient for r in diagnose(text).recipients] == ["rosa.ng@mail.receiver.example"]
+
+
+def test_a_local_programs_exit_status_is_the_diagnosis():
+    """Fact sheet 3.5 step 5: a Diagnostic-Code of type X-Unix is a local mailer's exit status
+    (mailererror); the warning text around it (queue notes, a transcript line) is not read into it."""
+    report = dsn("4.5.0", "71", action="delayed").replace(b"Diagnostic-Code: smtp; 71", b"Diagnostic-Code: X-Unix; 71")
+    report = report.replace(b"Delivery failed.", b"   ----- Transcript of session follows -----\n"
+                            b"451 4.0.0 Operating system error\nWarning: message still undelivered after 4 hours")
+    (r,) = diagnose(report).recipients
+    assert r.reason == "mailererror", r.rules

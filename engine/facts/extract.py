@@ -218,9 +218,14 @@ def _original_to(text: str) -> str:
 
 
 def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
-    """Complete a block with a text block about the same recipient, then (if still bare) the general text."""
+    """Complete a block with a text block about the same recipient, then (if still bare) the general text.
+
+    A block whose diagnostic is a local program's (``X-Unix; 71``: RFC 3464 section 2.3.6, a
+    type other than smtp) is not bare: its exit status is the diagnosis (fact sheet 3.5 step 5),
+    and the report's general text tells of the queue, not of this failure."""
+    local = any(d.lower().startswith("x-unix;") for d in block.diagnostic)
     for other in (text_block, general):
-        if other is None or (other is general and block.replies):
+        if other is None or (other is general and (block.replies or local)):
             continue
         if other.replies:
             own = best_reply(block.replies)
