@@ -108,6 +108,7 @@ class MtaFamily(NamedTuple):
     reporting_suffixes: tuple[str, ...] = ()  # Reporting-MTA host name endings
     line_kinds: tuple[str, ...] = ()          # kinds of text lines (grammar/ndr_text.lark)
     phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
+    stage: Optional[str] = None               # the SMTP command its reports answer when the text names none
 
 
 #: Reporting-system families, in detection order: the first whose sign is present wins
@@ -137,7 +138,8 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "yahoo": MtaFamily(
         "Yahoo Mail",
         reporting_suffixes=("yahoo.com", "yahoodns.net"),
-        phrases=("sorry, we were unable to deliver your message to the following address",)),
+        phrases=("sorry, we were unable to deliver your message to the following address",),
+        stage="RCPT"),  # its reports quote the refused address: RCPT (fact sheet 6.3, Lhost/Yahoo.pm)
     "mcafee": MtaFamily(
         "McAfee Email Gateway (appliance)",
         phrases=(" --- the following addresses had delivery problems --- ",)),
@@ -249,6 +251,8 @@ def status_name(status: Optional[str]) -> str:
 #:   provider  a receiving provider's or a vendor's own knowledge (fact sheet 3.1 steps 1-2)
 #:   delivered a class-2 status (3.1 step 3a)
 #:   context   wording and status read with the SMTP stage and the status (3.4, "Pass 1")
+#:   reader    an MTA reader's own provisional reason (one in the retry set), kept when the
+#:             context tests decide nothing (3.2; 3.5 step 1)
 #:   status    the status table, for a reason outside the retry set (3.5 step 2)
 #:   wording   wording alone, whatever the stage (3.5 step 3)
 #:   retry     the status table, for a reason in the retry set (3.5 step 4)
@@ -260,6 +264,7 @@ REASON_PROCEDURE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("context", ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
                  "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "rejected",
                  "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked")),
+    ("reader", ()),
     ("status", ()),
     ("wording", ("mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected",
                  "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
@@ -273,7 +278,7 @@ REASON_STEPS: tuple[str, ...] = tuple(step for step, _ in REASON_PROCEDURE)
 
 def reason_rank(step: str, reason: str) -> int:
     """Position of a candidate in the precedence list (0 first).  Steps that list no
-    reasons (provider, status, retry) take their candidates in one rank."""
+    reasons (provider, reader, status, retry) take their candidates in one rank."""
     rank = 0
     for name, reasons in REASON_PROCEDURE:
         if name == step:

@@ -188,3 +188,74 @@ def test_a_local_programs_exit_status_is_the_diagnosis():
                             b"451 4.0.0 Operating system error\nWarning: message still undelivered after 4 hours")
     (r,) = diagnose(report).recipients
     assert r.reason == "mailererror", r.rules
+
+
+def _exim(error: str) -> bytes:
+    return f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+To: sender@example.com
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  u@example.org
+    {error}
+
+------ This is a copy of the message, including all the headers. ------
+""".encode()
+
+
+@pytest.mark.parametrize("error, command, reason", [
+    # fact sheet 5 blocked: Exim's reader calls a refused greeting blocked, whatever the words
+    ("SMTP error from remote mail server after EHLO mx.example.net:\n    550 5.7.1 go away", "EHLO", "blocked"),
+    # fact sheet 5 onhold: Exim's refusal after MAIL FROM is held when no words decide it
+    ("SMTP error from remote mail server after MAIL FROM:<sender@example.com> SIZE=1234:\n    550 not today",
+     "MAIL", "onhold"),
+    ("SMTP error from remote mail server after MAIL FROM:<sender@example.com>:\n    550 5.7.1 not today", "MAIL",
+     "onhold"),
+])
+def test_exim_readers_own_reasons(error, command, reason):
+    (r,) = diagnose(_exim(error)).recipients
+    assert (r.facts.mta, r.facts.command, r.reason) == ("exim", command, reason), r.rules
+
+
+def test_qmail_ldap_lookup_failure_is_a_system_error_not_the_queue_lifetime():
+    text = b"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+
+<u@example.org>:
+Unable to contact LDAP server. (#4.4.3)I'm not going to try again; this message has been in the queue too long.
+
+--- Below this line is a copy of the message.
+"""
+    (r,) = diagnose(text).recipients
+    assert (r.facts.mta, r.reason) == ("qmail", "systemerror"), r.rules
+    assert "mta-readers/qmail-ldap-system-error" in r.rules
+
+
+def test_sendmail_replies_without_a_command_answered_the_greeting():
+    """Fact sheet 6.3: a Sendmail transcript with server replies but no >>> line is EHLO."""
+    assert smtp_stage("... while talking to mx.example.org.:\n<<< 554 5.7.1 you are not welcome here")[0] == "EHLO"
+
+
+def test_a_yahoo_report_answers_rcpt_when_its_text_names_no_stage():
+    text = b"""From: MAILER-DAEMON@yahoo.com
+To: sender@example.com
+Subject: Failure Notice
+
+Sorry, we were unable to deliver your message to the following address.
+
+<u@example.org>:
+Remote host said: 550 spam message rejected
+
+--- Below this line is a copy of the message.
+"""
+    (r,) = diagnose(text).recipients
+    assert (r.facts.mta, r.facts.command) == ("yahoo", "RCPT")
+    assert "fact sheet" not in r.facts.origin["command"] and "Yahoo" in r.facts.origin["command"]

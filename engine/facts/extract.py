@@ -261,6 +261,9 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
     if command and said:
         origin["command"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said!r}"
+    elif not command and mta and MTA_FAMILIES[mta].stage and b.diagnostic:
+        command = MTA_FAMILIES[mta].stage
+        origin["command"] = f"the stage a {MTA_FAMILIES[mta].meaning} report answers when its text names none"
     return RecipientFacts(
         recipient=b.recipient, original_recipient=b.original_recipient,
         action=b.action or _default_action(status, code),

@@ -13,6 +13,7 @@ Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`
   ``192.0.2.1 does not like recipient.`` (RCPT), ``... failed on DATA command.`` and
   ``... failed after I sent the message.`` (DATA);
 * a session transcript: the last ``>>> COMMAND`` line (Sendmail) or ``SMTP command: X``;
+  server replies (``<<< 5xx``) with no command line: EHLO (Sendmail's reader, fact sheet 6.3);
 * otherwise the chain of upper-case command words in the text (section 6.2): each word
   is looked for after the one found before it, and the last one found is the stage.
 
@@ -42,6 +43,8 @@ _STATED = (
     re.compile(r"(?P<w>refused to talk to me)", re.I),
 )
 _TRANSCRIPT = re.compile(r"^>>> ?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b", re.I | re.M)
+#: A server reply in a session transcript (``<<< 550 ...``) with no client command logged before it.
+_REPLIED = re.compile(r"^<<< ?[245]\d\d\b", re.M)
 #: Upper-case command words in the order Sisimai's generic reader chains them (section 6.2).
 _CHAIN = ("HELO", "EHLO", "STARTTLS", "AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-", "AUTH DIGEST-", "MAIL F",
           "RCPT", "RCPT T", "DATA", "QUIT")
@@ -68,6 +71,9 @@ def smtp_stage(text: str) -> tuple[Optional[str], str]:
     found = list(_TRANSCRIPT.finditer(text))
     if found:
         return _command(found[-1].group("w")), found[-1].group(0)
+    replied = _REPLIED.search(text)
+    if replied:  # Sendmail logs no >>> line for its greeting: a reply before any command answered EHLO
+        return "EHLO", replied.group(0)
     last, said, pos = None, "", 0
     for token in _CHAIN:
         at = text.find(token, pos)
