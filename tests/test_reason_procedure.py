@@ -259,3 +259,23 @@ Remote host said: 550 spam message rejected
     (r,) = diagnose(text).recipients
     assert (r.facts.mta, r.facts.command) == ("yahoo", "RCPT")
     assert "fact sheet" not in r.facts.origin["command"] and "Yahoo" in r.facts.origin["command"]
+
+
+def test_the_reason_stage_always_decides_so_no_fallback_pack_concludes_a_reason():
+    """Issue 10 item 3: core-reasons ends in two rules that hold for every bounce (error text or
+    none), and every reason-stage rule outranks every fallback-layer rule; so a reason of a
+    fallback pack (rfc3463) could never be kept, and none is written."""
+    from ndrkb.rules.loading import load_packs
+
+    packs = {p.id: p for p in load_packs().packs}
+    core = packs["core-reasons"]
+    ends = {r.id: r.when.model_dump(exclude_defaults=True) for r in core.spec.rule
+            if r.id in ("held-undecided", "nothing-said")}
+    assert ends == {"held-undecided": {"has_text": True}, "nothing-said": {"has_text": False}}
+    lowest = min(p.salience(r) for p in packs.values() if p.spec.pack.stage == "reason" for r in p.spec.rule)
+    fallback = [(p, r) for p in packs.values() if p.spec.pack.layer == "fallback" for r in p.spec.rule]
+    assert fallback and max(p.salience(r) for p, r in fallback) < lowest
+    assert [f"{p.id}/{r.id}" for p, r in fallback if r.then.reason] == []
+    for report in (dsn("5.9.201", "550 5.9.201 something new"), dsn("5.1.1", ""), dsn("", "")):
+        (r,) = diagnose(report).recipients
+        assert r.decided_by["reason"].startswith(("core-reasons/", "mta-readers/", "provider-rhost/")), r.decided_by
