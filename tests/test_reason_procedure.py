@@ -279,3 +279,14 @@ def test_the_reason_stage_always_decides_so_no_fallback_pack_concludes_a_reason(
     for report in (dsn("5.9.201", "550 5.9.201 something new"), dsn("5.1.1", ""), dsn("", "")):
         (r,) = diagnose(report).recipients
         assert r.decided_by["reason"].startswith(("core-reasons/", "mta-readers/", "provider-rhost/")), r.decided_by
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("550 5.1.1 <u@example.org> - 192.0.2.1 has sent to too many recipients this hour. IB607", "speeding"),
+    ("552 This message has been rejected due to content judged to be spam by the internet community. IB212",
+     "spamdetected"),
+])
+def test_godaddys_bounce_codes_decide(text, reason):
+    """Fact sheet 3.3: GoDaddy's published IB codes are final, over the status table."""
+    (r,) = diagnose(dsn("5.1.1" if "5.1.1" in text else "", text)).recipients
+    assert r.reason == reason and r.decided_by["reason"].startswith("provider-rhost/godaddy-"), r.rules
