@@ -290,3 +290,11 @@ def test_godaddys_bounce_codes_decide(text, reason):
     """Fact sheet 3.3: GoDaddy's published IB codes are final, over the status table."""
     (r,) = diagnose(dsn("5.1.1" if "5.1.1" in text else "", text)).recipients
     assert r.reason == reason and r.decided_by["reason"].startswith("provider-rhost/godaddy-"), r.rules
+
+
+def test_gmails_null_mx_line_is_notaccept_not_a_dns_failure():
+    text = ("DNS Error: 1234 DNS type 'mx' lookup of example.org responded with code NOERROR The domain example.org "
+            "doesn't receive email according to the administrator: returned Null MX")
+    report = dsn("4.0.0", text).replace(b"dns; mx.example.net", b"dns; googlemail.com")
+    (r,) = diagnose(report).recipients
+    assert (r.facts.mta, r.reason) == ("google", "notaccept"), r.rules
