@@ -17,7 +17,8 @@ Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`
 * otherwise the chain of upper-case command words in the text (section 6.2): each word
   is looked for after the one found before it, and the last one found is the stage.
 
-Nothing found: the stage is unknown (``None``); there is no default.
+Nothing found: the stage is unknown (``None``), unless the reporting system's family has a
+default stage (``MtaFamily.stage``, applied in :mod:`ndrkb.facts.extract`).
 """
 from __future__ import annotations
 
