@@ -109,6 +109,8 @@ class MtaFamily(NamedTuple):
     line_kinds: tuple[str, ...] = ()          # kinds of text lines (grammar/ndr_text.lark)
     phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
     stage: Optional[str] = None               # the SMTP command its reports answer when the text names none
+    transcript_stage_only: bool = False       # a DSN Diagnostic-Code is the diagnosis; the session
+                                              # transcript beside it gives only the stage
 
 
 #: Reporting-system families, in detection order: the first whose sign is present wins
@@ -165,7 +167,8 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "sendmail": MtaFamily(
         "Sendmail (and its V5 ancestor)",
         phrases=("----- transcript of session follows -----",
-                 "----- the following addresses had permanent fatal errors -----")),
+                 "----- the following addresses had permanent fatal errors -----"),
+        transcript_stage_only=True),  # fact sheet 6.3: the last >>> line; Lhost/Sendmail.pm
 }
 
 Role = Literal[tuple(ROLE_MEANINGS)]  # type: ignore[valid-type]

@@ -298,3 +298,17 @@ def test_gmails_null_mx_line_is_notaccept_not_a_dns_failure():
     report = dsn("4.0.0", text).replace(b"dns; mx.example.net", b"dns; googlemail.com")
     (r,) = diagnose(report).recipients
     assert (r.facts.mta, r.reason) == ("google", "notaccept"), r.rules
+
+
+def test_sendmails_dsn_gives_the_diagnosis_and_its_transcript_only_the_stage():
+    """Fact sheet 6.3: Sendmail's reader takes the stage from the transcript's last >>> line;
+    the words of the transcript (here another address's 'User unknown') are not this failure's."""
+    report = dsn("5.1.6", "551 not our user").replace(b"Delivery failed.", b"""   ----- Transcript of session follows -----
+... while talking to mx.example.org.:
+>>> DATA
+<<< 551 not our user
+550 5.1.1 User unknown
+<<< 503 need RCPT command [data]""")
+    (r,) = diagnose(report).recipients
+    assert (r.facts.mta, r.facts.command, r.reason, r.hard_bounce) == ("sendmail", "DATA", "hasmoved", True), r.rules
+    assert r.facts.origin["command"].startswith("session transcript")

@@ -159,8 +159,15 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
     if dsn:
         by_address = {b.recipient: b for b in reading.blocks}
         for b in dsn:
-            _merge(b, by_address.get(b.recipient) or (reading.blocks[0] if len(dsn) == 1 == len(reading.blocks)
-                                                     else None), reading.general)
+            text_block = by_address.get(b.recipient) or (reading.blocks[0] if len(dsn) == 1 == len(reading.blocks)
+                                                          else None)
+            if b.replies and mta and MTA_FAMILIES[mta].transcript_stage_only and not b.command:
+                session = (text_block or reading.general).diagnostic
+                b.command, said = smtp_stage("\n".join(session)[:MAX_DIAGNOSTIC_CHARS])
+                if b.command:
+                    b.origin["command"] = f"session transcript: {said!r}"
+                text_block = None
+            _merge(b, text_block, reading.general)
         blocks = dsn
     elif reading.blocks:
         blocks = reading.blocks
