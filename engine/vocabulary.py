@@ -255,7 +255,8 @@ def status_name(status: Optional[str]) -> str:
 #:   delivered a class-2 status (3.1 step 3a)
 #:   context   wording and status read with the SMTP stage and the status (3.4, "Pass 1")
 #:   reader    an MTA reader's own provisional reason (one in the retry set), kept when the
-#:             context tests decide nothing (3.2; 3.5 step 1)
+#:             context tests decide nothing (3.2; 3.5 step 1); a reader's table before its
+#:             expiry remark
 #:   status    the status table, for a reason outside the retry set (3.5 step 2)
 #:   wording   wording alone, whatever the stage (3.5 step 3)
 #:   retry     the status table, for a reason in the retry set (3.5 step 4)
@@ -267,7 +268,7 @@ REASON_PROCEDURE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("context", ("mailboxfull", "mesgtoobig", "exceedlimit", "suspend", "hasmoved", "norelaying", "authfailure",
                  "userunknown", "filtered", "requireptr", "notcompliantrfc", "badreputation", "rejected",
                  "hostunknown", "spamdetected", "speeding", "toomanyconn", "blocked")),
-    ("reader", ()),
+    ("reader", ("userunknown", "hostunknown", "systemerror", "networkerror", "onhold", "expired")),
     ("status", ()),
     ("wording", ("mailboxfull", "authfailure", "badreputation", "speeding", "spamdetected", "virusdetected",
                  "policyviolation", "norelaying", "systemerror", "networkerror", "suspend", "contenterror",
@@ -281,7 +282,7 @@ REASON_STEPS: tuple[str, ...] = tuple(step for step, _ in REASON_PROCEDURE)
 
 def reason_rank(step: str, reason: str) -> int:
     """Position of a candidate in the precedence list (0 first).  Steps that list no
-    reasons (provider, reader, status, retry) take their candidates in one rank."""
+    reasons (provider, status, retry) take their candidates in one rank."""
     rank = 0
     for name, reasons in REASON_PROCEDURE:
         if name == step:

@@ -312,3 +312,15 @@ def test_sendmails_dsn_gives_the_diagnosis_and_its_transcript_only_the_stage():
     (r,) = diagnose(report).recipients
     assert (r.facts.mta, r.facts.command, r.reason, r.hard_bounce) == ("sendmail", "DATA", "hasmoved", True), r.rules
     assert r.facts.origin["command"].startswith("session transcript")
+
+
+@pytest.mark.parametrize("error, reason", [
+    ("an MX or SRV record indicated no SMTP service", "notaccept"),
+    ("retry timeout exceeded", "expired"),
+    ("Unrouteable address", "hostunknown"),
+])
+def test_exims_own_messages_name_their_reason(error, reason):
+    """Exim's reader reads Exim's own messages (lib/Sisimai/Lhost/Exim.pm, from Exim's source)."""
+    (r,) = diagnose(_exim(error)).recipients
+    assert (r.facts.mta, r.reason) == ("exim", reason), r.rules
+    assert any(rule.startswith("mta-readers/exim-") for rule in r.rules)
