@@ -9,6 +9,8 @@ from ndrkb.facts.extract import detect_mta
 from ndrkb.intake.parts import Parts
 from ndrkb.vocabulary import MTA_FAMILIES
 
+from .test_reason_procedure import dsn
+
 
 @pytest.mark.parametrize("parts, reporting, family", [
     (Parts(headers={"x-ms-exchange-message-is-ndr": ""}), None, "exchange"),
@@ -52,29 +54,7 @@ def test_every_family_has_a_sign():
 
 
 def _postfix(status: str, text: str) -> bytes:
-    return f"""From: MAILER-DAEMON@mx.example.net
-To: sender@example.com
-Subject: Undelivered Mail Returned to Sender
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-This is the mail system at host mx.example.net.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example.net
-
-Final-Recipient: rfc822; u@example.org
-Action: failed
-Status: {status}
-Diagnostic-Code: smtp; {text}
-
---B--
-""".encode()
+    return dsn(status, text).replace(b"Delivery failed.", b"This is the mail system at host mx.example.net.")
 
 
 @pytest.mark.parametrize("status, text, exchange_rule", [

@@ -74,8 +74,9 @@ def test_user_unknown_at_an_unknown_stage_from_postfix_is_filtered():
     """Fact sheet 10 quirk 1 (and the section 12 vector "550 User unknown" with no status):
     Postfix's reader takes only the stage from its text, so unknown-user words that answered
     no known command read as filtered, not hard."""
-    report = dsn("", "550 User unknown").replace(b"Delivery failed.", b"This is the mail system at host mx.example.net.")
-    (r,) = diagnose(report).recipients
+    from .test_mta_families import _postfix
+
+    (r,) = diagnose(_postfix("", "550 User unknown")).recipients
     assert (r.facts.mta, r.reason, r.hard_bounce) == ("postfix", "filtered", False), r.rules
 
 
