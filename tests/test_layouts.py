@@ -1,6 +1,7 @@
 """Layouts: the labelled real-world bounces, the hand-written layout samples, the score.
 
-Reads the sisimai-dev split beside the checkout (``../shared``; CI has it there).
+The sisimai-dev tests read the split beside the checkout (``../shared``; CI has it there)
+and are skipped without it.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from ndrkb.facts.extract import extract
 from ndrkb.intake.message import read_source
 from ndrkb.intake.parts import dissect
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
+from .conftest import REPO, SHARED, needs_shared
+
 DEV = SHARED / "corpus" / "external" / "sisimai-dev"
 LAYOUTS = REPO / "corpus" / "layouts"
 
@@ -115,6 +116,7 @@ def _pseudo(status: str | None) -> bool:
     return bool(status) and int(status.split(".")[2]) >= 900
 
 
+@needs_shared
 @pytest.mark.parametrize("name", CLAIMED)
 def test_sisimai_dev_records(name, dev_records):
     rows = _labels()[name + ".eml"]["expect"]
@@ -130,6 +132,7 @@ def test_sisimai_dev_records(name, dev_records):
             assert rec["status"] is None or not _pseudo(rec["status"])  # never a pseudo code
 
 
+@needs_shared
 def test_no_pseudo_status_is_ever_emitted(dev_records):
     statuses = [r["status"] for recs in _by_file(dev_records).values() for r in recs if r["status"]]
     assert statuses and not any(_pseudo(s) for s in statuses)
@@ -148,12 +151,14 @@ def _score(dev_records: Path, tmp_path: Path, half: str) -> dict[str, float]:
     return json.loads(figures.read_text())["rates"]
 
 
+@needs_shared
 @pytest.mark.parametrize("half", ["A", "B"])
 def test_score_never_drops_below_the_floor(dev_records, tmp_path, half):
     rates = _score(dev_records, tmp_path, half)
     assert all(rates[k] >= v for k, v in FLOOR[half].items()), rates
 
 
+@needs_shared
 def test_halves_agree(dev_records, tmp_path):
     a, b = _score(dev_records, tmp_path, "A"), _score(dev_records, tmp_path, "B")
     assert all(abs(a[k] - b[k]) <= HALVES_AGREE for k in ("reason", "hard")), (a, b)

@@ -8,7 +8,9 @@ import pytest
 
 from ndrkb.run.batch import classify_records
 
-TWINS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "external" / "sisimai-dev"
+from .conftest import SHARED, shared_params
+
+TWINS = SHARED / "corpus" / "external" / "sisimai-dev"
 
 
 def _twins() -> list:
@@ -20,7 +22,7 @@ def _records(path: Path) -> list[dict]:
     return [r.model_dump(exclude={"source"}) for r in classify_records([str(path)])]
 
 
-@pytest.mark.parametrize("name,variant", _twins())
+@pytest.mark.parametrize("name,variant", shared_params(_twins, "name", "variant"))
 def test_line_end_twins_give_identical_records(name, variant):
     lf = _records(TWINS / "emails" / name)
     assert _records(TWINS / "line-endings" / variant / name) == lf

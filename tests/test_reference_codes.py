@@ -8,14 +8,14 @@ reason must all be set.
 from __future__ import annotations
 
 import re
-from pathlib import Path
-
 import pytest
 
 from ndrkb import diagnose
 from ndrkb.rules.schema import code_key
 
-FACTS = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "ndr-facts.md"
+from .conftest import SHARED, needs_shared, shared_params
+
+FACTS = SHARED / "reference" / "ndr-facts.md"
 
 #: Typical wording per code, as such NDRs carry it (the index title is the fallback).
 TYPICAL: dict[str, str] = {
@@ -133,23 +133,27 @@ def _codes(entry: str) -> list[str]:
     return [low, f"{lk[0]}.{lk[1]}.{middle}", high]
 
 
-CASES = []
-for _code, _title in _index():
-    if _code == "n/a":
-        # The submission-quota wording has no code of its own: it arrives as 5.2.2 or
-        # 5.2.0 and is covered by those entries (and the pack's examples).
-        continue
-    for _c in _codes(_code):
-        CASES.append((_c, TYPICAL.get(_c, _title)))
-CASES = sorted(set(CASES), key=lambda c: (code_key(c[0]), c[1]))
+def _cases() -> list[tuple[str, str]]:
+    cases = set()
+    for code, title in _index():
+        if code == "n/a":
+            # The submission-quota wording has no code of its own: it arrives as 5.2.2 or
+            # 5.2.0 and is covered by those entries (and the pack's examples).
+            continue
+        cases.update((c, TYPICAL.get(c, title)) for c in _codes(code))
+    return [pytest.param(c, w, id=c) for c, w in sorted(cases, key=lambda c: (code_key(c[0]), c[1]))]
 
 
+CASES = shared_params(_cases, "code", "wording")
+
+
+@needs_shared
 def test_index_is_read():
     assert len(CASES) > 60
-    assert ("5.7.12", TYPICAL["5.7.12"]) in CASES
+    assert ("5.7.12", TYPICAL["5.7.12"]) in [tuple(case.values) for case in CASES]
 
 
-@pytest.mark.parametrize("code,wording", CASES, ids=[c for c, _ in CASES])
+@pytest.mark.parametrize("code,wording", CASES)
 def test_code_decided_by_knowledge(code, wording):
     reply = REPLY.get(code, 451 if code.startswith("4.") else 550)
     result = diagnose(f"{reply} {code} {wording}")
