@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import email.message
 import logging
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable, Mapping, Optional, Union
 
 from . import limits
 from .errors import InputError
-from .facts.extract import extract
+from .facts.extract import extract, original_message
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
 from .intake.message import InputText, Source, read_source
 from .intake.parts import Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
-                     Remediation)
+                     Remediation, message_fields, recipient_fields)
 from .rules.discovery import PackSources
 from .run.deadline import MessageTimeout, time_bound
 from .rules.dispatch import PackSet
@@ -42,69 +42,70 @@ class Diagnoser:
         self.inference = Inference(self.packs, memoize=memoize)
 
     def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0,
-                 recipient_type: Optional[str] = None) -> Diagnosis:
+                 recipient_type: Optional[str] = None, place: Mapping[str, Any] = {}) -> Diagnosis:
         """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
         cannot be read, or is not diagnosed within ``limits.MESSAGE_TIMEOUT_SECONDS`` (in the
         main thread, where the timer can interrupt it), gives a diagnosis whose ``error`` says
-        why. ``recipient_type``: as for :meth:`diagnose_message`."""
+        why. ``recipient_type``: as for :meth:`diagnose_message`; ``place``: where the message
+        was found (``file``, ``mbox_offset``, ``maildir_key``)."""
         check_recipient_type(recipient_type)
         try:
             with time_bound(limits.MESSAGE_TIMEOUT_SECONDS):
                 try:
                     msg = read_source(source)
                 except InputError as exc:
-                    return Diagnosis(source=name, index=index, error=str(exc))
-                return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type)
+                    return Diagnosis(source=name, index=index, **place, error=str(exc))
+                return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type,
+                                             place=place)
         except MessageTimeout:
-            return Diagnosis(source=name, index=index,
+            return Diagnosis(source=name, index=index, **place,
                              error=f"time bound exceeded: not diagnosed within {limits.MESSAGE_TIMEOUT_SECONDS:g} s")
 
     def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
-                         index: int = 0, recipient_type: Optional[str] = None) -> Diagnosis:
+                         index: int = 0, recipient_type: Optional[str] = None,
+                         place: Mapping[str, Any] = {}) -> Diagnosis:
         """Diagnose one message (or pasted text); unreadable input gives an error diagnosis.
         ``recipient_type``, when the asker knows it, narrows the remediation to that type
         (see :meth:`diagnose_facts`)."""
         check_recipient_type(recipient_type)
-        read = self._read(msg)
-        if isinstance(read, str):
-            return Diagnosis(source=source, index=index, error=read)
-        parts, facts, reporting, mta = read
-        diagnosis = Diagnosis(source=source, index=index, subject=parts.subject or None,
-                              reporting_mta=reporting, mta=mta, found=list(parts.found))
-        if not facts:
-            diagnosis.error = _nothing_found(parts)
-            return diagnosis
-        diagnosis.recipients = [self.diagnose_facts(f, recipient_type) for f in facts]
+        diagnosis, facts = self._read(msg, Diagnosis(source=source, index=index, **place))
+        if facts:
+            diagnosis.recipients = [self.diagnose_facts(f, recipient_type) for f in facts]
         return diagnosis
 
     def classify_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
-                         index: int = 0) -> list[BatchRecord]:
+                         index: int = 0, place: Mapping[str, Any] = {}) -> list[BatchRecord]:
         """The batch records of one message: what :meth:`diagnose_message` concludes, without
         building the explanation and remediation that a record leaves out."""
-        read = self._read(msg)
-        if isinstance(read, str):
-            error = read
-        elif not read[1]:
-            error = _nothing_found(read[0])
-        else:
-            return [BatchRecord(source=source, index=index, **conclusions(f, self.inference.run(f)))
-                    for f in read[1]]
-        return [BatchRecord(source=source, index=index, error=error or "no failed recipient found")]
+        diagnosis, facts = self._read(msg, Diagnosis(source=source, index=index, **place))
+        message = message_fields(diagnosis)
+        if not facts:
+            return [BatchRecord(**message, error=diagnosis.error or "no failed recipient found")]
+        return [BatchRecord(**message, **recipient_fields(f), **conclusions(f, self.inference.run(f)))
+                for f in facts]
 
-    def _read(self, msg: Union[email.message.Message, InputText]) \
-            -> Union[str, tuple[Parts, list[RecipientFacts], Optional[str], Optional[str]]]:
-        """The parts, recipient facts, reporting MTA and family of a message; or why it cannot be read."""
+    def _read(self, msg: Union[email.message.Message, InputText], diagnosis: Diagnosis) \
+            -> tuple[Diagnosis, list[RecipientFacts]]:
+        """The recipient facts of a message, and ``diagnosis`` filled with what the message says
+        about itself (or with the error when nothing can be diagnosed)."""
         try:
             parts = dissect(msg)
             facts, reporting, mta = extract(parts)
         except InputError as exc:
-            return str(exc)
+            diagnosis.error = str(exc)
+            return diagnosis, []
         except Exception as exc:  # a reader broken by hostile input: an error diagnosis, not a traceback
             log.debug("reader failed", exc_info=True)
-            return f"internal error while reading: {type(exc).__name__}: {exc}"
+            diagnosis.error = f"internal error while reading: {type(exc).__name__}: {exc}"
+            return diagnosis, []
         if is_feedback(parts, facts):
             facts = feedback_facts(parts)
-        return parts, facts, reporting, mta
+        diagnosis.subject, diagnosis.date = parts.subject or None, parts.headers.get("date") or None
+        diagnosis.reporting_mta, diagnosis.mta, diagnosis.found = reporting, mta, list(parts.found)
+        diagnosis.original = original_message(parts)
+        if not facts:
+            diagnosis.error = _nothing_found(parts)
+        return diagnosis, facts
 
     def diagnose_facts(self, facts: RecipientFacts, recipient_type: Optional[str] = None) -> RecipientDiagnosis:
         """Run the rules on one recipient's facts and assemble the answer.
@@ -165,6 +166,7 @@ def conclusions(facts: RecipientFacts, outcome: Outcome) -> dict[str, Any]:
     d = outcome.decided
     causes = [f"{d.get('cause_pack')}/{cid}" for cid in d.get("causes", [])]
     return dict(recipient=facts.recipient, action=facts.action, status=d.get("status") or facts.status,
+                status_inferred=facts.status is None and d.get("status") is not None,
                 reply_code=facts.reply_code, permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"),
                 reason=d.get("reason"), role=d.get("role"), recipient_type=d.get("recipient_type"),
                 cause=causes[0] if causes else None, causes=causes, rules=[s.rule for s in outcome.steps])

@@ -91,6 +91,8 @@ class RecipientDiagnosis(BaseModel):
     causes: list[str] = Field(default_factory=list)
     certain: bool = Field(True, description="false when the input does not decide between several causes")
     rules: list[str] = Field(default_factory=list, description="fired rule ids in order")
+    status_inferred: bool = Field(False, description="true when the bounce gives no status code and `status` "
+                                                     "was inferred from its reply code and wording")
     cause_info: list[CauseInfo] = Field(default_factory=list, description="one entry per cause in `causes`")
     sender_advice: str = ""
     remediation: list[Remediation] = Field(default_factory=list, description="fixes for the deciding cause")
@@ -101,12 +103,25 @@ class RecipientDiagnosis(BaseModel):
     facts: RecipientFacts
 
 
+class OriginalMessage(BaseModel):
+    """What the bounce says about the message that bounced (its returned headers)."""
+
+    sender: Optional[str] = Field(None, description="its sender's address (returned From, else the bounce's To)")
+    subject: Optional[str] = None
+    message_id: Optional[str] = None
+
+
 class Diagnosis(BaseModel):
     """Everything ndrkb concluded about one input message."""
 
     source: Optional[str] = None
     index: int = 0
-    subject: Optional[str] = None
+    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
+    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox")
+    maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
+    subject: Optional[str] = Field(None, description="the bounce's own subject")
+    date: Optional[str] = Field(None, description="the bounce's Date header")
+    original: OriginalMessage = Field(default_factory=OriginalMessage)
     reporting_mta: Optional[str] = None
     mta: Optional[str] = None
     recipients: list[RecipientDiagnosis] = Field(default_factory=list)
@@ -120,27 +135,48 @@ class Diagnosis(BaseModel):
 
 
 class BatchRecord(BaseModel):
-    """The DESIGN batch record: one per recipient per message (or per unreadable message).
+    """The batch record: one per recipient per message (or per unreadable message).
 
     The fields, in this order, are the JSON Lines keys and the CSV columns
-    (:data:`RECORD_FIELDS`); the first fifteen are the stable core of DESIGN.
+    (:data:`RECORD_FIELDS`). The first fifteen, ``source`` to ``error``, are the stable core
+    (names, order and meaning never change); the fields after them were added later.
     """
 
-    source: Optional[str] = None
-    index: int = 0
+    source: Optional[str] = Field(None, description="the input path given (the mbox or Maildir folder for a "
+                                                    "message inside one; - for stdin)")
+    index: int = Field(0, description="the message's position in its input (0 for a plain file)")
     recipient: Optional[str] = None
-    action: Optional[str] = None
-    status: Optional[str] = None
-    reply_code: Optional[int] = None
+    action: Optional[str] = Field(None, description="RFC 3464 action: failed, delayed, delivered, relayed, expanded")
+    status: Optional[str] = Field(None, description="RFC 3463 enhanced status code (see status_inferred)")
+    reply_code: Optional[int] = Field(None, description="SMTP reply code")
     permanent: Optional[bool] = None
-    hard_bounce: Optional[bool] = None
-    reason: Optional[str] = None
-    role: Optional[str] = None
+    hard_bounce: Optional[bool] = Field(None, description="the address itself is dead: remove it from lists")
+    reason: Optional[str] = Field(None, description="bounce reason, in Sisimai's names")
+    role: Optional[str] = Field(None, description="who must act: sender, sender_admin, recipient_admin, none")
     recipient_type: Optional[str] = None
-    cause: Optional[str] = None
-    causes: Optional[list[str]] = None
-    rules: Optional[list[str]] = None
-    error: Optional[str] = None
+    cause: Optional[str] = Field(None, description="the deciding cause, <pack>/<cause id>")
+    causes: Optional[list[str]] = Field(None, description="every cause the bounce leaves open, the deciding first")
+    rules: Optional[list[str]] = Field(None, description="fired rule ids in order")
+    error: Optional[str] = Field(None, description="why the message could not be diagnosed; null when it was")
+    # -- added after the stable core --
+    status_inferred: Optional[bool] = Field(None, description="true: the bounce gives no status code and "
+                                                              "`status` was inferred from its reply and wording")
+    sender: Optional[str] = Field(None, description="the original message's sender (returned From, else the "
+                                                    "bounce's To)")
+    sender_domain: Optional[str] = None
+    recipient_domain: Optional[str] = None
+    subject: Optional[str] = Field(None, description="the original message's subject (returned headers)")
+    message_id: Optional[str] = Field(None, description="the original message's Message-ID (returned headers)")
+    date: Optional[str] = Field(None, description="the bounce's Date header, as written")
+    diagnostic: Optional[str] = Field(None, description="the server's diagnostic text for this recipient")
+    reporting_mta: Optional[str] = Field(None, description="the system that wrote the bounce")
+    remote_mta: Optional[str] = Field(None, description="the remote host that refused the message")
+    command: Optional[str] = Field(None, description="the SMTP command the failure followed (RCPT, DATA, ...)")
+    feedback_type: Optional[str] = Field(None, description="the feedback type of a complaint report (abuse, ...)")
+    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
+    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox "
+                                                         "(or in standard input)")
+    maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
 
     def row(self) -> tuple:
         """The values in ``RECORD_FIELDS`` order: how records cross process boundaries."""
@@ -154,15 +190,36 @@ class BatchRecord(BaseModel):
     @classmethod
     def from_diagnosis(cls, diagnosis: Diagnosis) -> list["BatchRecord"]:
         """Flatten a diagnosis into records (one error record when nothing was diagnosed)."""
+        message = message_fields(diagnosis)
         if not diagnosis.recipients:
-            return [cls(source=diagnosis.source, index=diagnosis.index,
-                        error=diagnosis.error or "no failed recipient found")]
-        return [
-            cls(source=diagnosis.source, index=diagnosis.index,
-                **{f: getattr(r, f) for f in RECORD_FIELDS if f not in ("source", "index", "error")})
-            for r in diagnosis.recipients
-        ]
+            return [cls(**message, error=diagnosis.error or "no failed recipient found")]
+        return [cls(**message, **recipient_fields(r.facts),
+                    **{f: getattr(r, f) for f in CONCLUSION_FIELDS})
+                for r in diagnosis.recipients]
 
 
 #: The record's fields in output order: JSON Lines keys and CSV columns.
 RECORD_FIELDS: tuple[str, ...] = tuple(BatchRecord.model_fields)
+#: The record fields a recipient's diagnosis concludes (the rest say where the message came from).
+CONCLUSION_FIELDS = ("recipient", "action", "status", "reply_code", "permanent", "hard_bounce", "reason", "role",
+                     "recipient_type", "cause", "causes", "rules", "status_inferred")
+
+
+def message_fields(d: Diagnosis) -> dict[str, Any]:
+    """The record fields every recipient of a message shares."""
+    sender = d.original.sender
+    return dict(source=d.source, index=d.index, file=d.file, mbox_offset=d.mbox_offset, maildir_key=d.maildir_key,
+                sender=sender, sender_domain=domain_of(sender), subject=d.original.subject,
+                message_id=d.original.message_id, date=d.date)
+
+
+def recipient_fields(f: RecipientFacts) -> dict[str, Any]:
+    """The record fields read from one recipient's facts (beside what the rules concluded)."""
+    return dict(recipient_domain=domain_of(f.recipient), diagnostic=f.diagnostic or None,
+                reporting_mta=f.reporting_mta, remote_mta=f.remote_mta, command=f.command,
+                feedback_type=f.feedback_type)
+
+
+def domain_of(address: Optional[str]) -> Optional[str]:
+    """The domain of an address, lower case; None without one."""
+    return address.rpartition("@")[2].lower() or None if address and "@" in address else None

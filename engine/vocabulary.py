@@ -31,6 +31,14 @@ RECIPIENT_TYPE_MEANINGS: dict[str, str] = {
     "group": "some kind of group, which one is not known",
 }
 
+#: Exchange's RecipientTypeDetails value(s) of each concrete type, as Get-Recipient shows them.
+TYPE_DETAILS: dict[str, str] = {
+    "user_mailbox": "UserMailbox", "shared_mailbox": "SharedMailbox", "mail_user": "MailUser",
+    "mail_contact": "MailContact", "distribution_group": "MailUniversalDistributionGroup",
+    "security_group": "MailUniversalSecurityGroup", "dynamic_distribution_group": "DynamicDistributionGroup",
+    "m365_group": "GroupMailbox", "public_folder": "PublicFolder",
+}
+
 #: Concrete recipient types an umbrella value (or ``None``, type unknown) can stand for.
 TYPE_EXPANSION: dict[Optional[str], tuple[str, ...]] = {
     None: ("user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",

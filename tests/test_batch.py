@@ -121,12 +121,14 @@ def invoke(*args, input=None):
 
 def test_cli_jsonl_and_csv_have_the_record_columns(mixed, tmp_path):
     res = invoke("-j", "1", str(mixed))
-    assert res.exit_code == 0 and res.stderr == ""  # no terminal: no progress, no summary
+    assert res.exit_code == 0  # no terminal: no progress bar, a one-line summary
+    assert res.stderr.startswith("ndrkb classify: ") and res.stderr.count("\n") == 1, res.stderr
     records = [json.loads(line) for line in res.stdout.splitlines()]
     assert all(list(r) == list(RECORD_FIELDS) for r in records)
     out = tmp_path / "out.csv"
     res = invoke("-j", "1", "--format", "csv", "-o", str(out), str(mixed))
     assert res.exit_code == 0 and res.stdout == ""
+    assert invoke("-j", "1", "--quiet", str(mixed)).stderr == ""
     table = list(csv.reader(io.StringIO(out.read_text())))
     assert table[0] == list(RECORD_FIELDS) and len(table) == len(records) + 1
     first = dict(zip(table[0], table[1]))
@@ -147,7 +149,7 @@ def test_cli_progress_summary_and_exit_status(tmp_path):
     (tmp_path / "b.eml").write_bytes(b"")
     res = invoke("--progress", "-j", "1", str(tmp_path))
     assert res.exit_code == 0
-    assert "2 messages (1 diagnosed), 1 recipients, 1 error records" in res.stderr
+    assert "2 messages (1 diagnosed), 1 recipient, 1 error record;" in res.stderr
     assert "by role: recipient_admin 1" in res.stderr and "by status: 5.7.133 1" in res.stderr
     assert "2/2" in res.stderr  # the progress bar knew the total
     res = invoke(str(tmp_path / "b.eml"))
@@ -195,10 +197,10 @@ def test_the_time_bound_holds_in_process(tmp_path, monkeypatch):
     (tmp_path / "b.txt").write_text(LINE.replace("5.7.133", "5.7.12"))
     real = ndrkb.default_diagnoser().classify_message
 
-    def slow(msg, source=None, index=0):
+    def slow(msg, source=None, index=0, place={}):
         while source.endswith("a.txt"):
             pass
-        return real(msg, source=source, index=index)
+        return real(msg, source=source, index=index, place=place)
 
     monkeypatch.setattr(ndrkb.default_diagnoser(), "classify_message", slow)
     out = rows([tmp_path], timeout=0.2)

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Iterator, Optional
 
 import click
 
@@ -20,18 +20,57 @@ from .serve import serve
 from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
 
 
-def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None):  # type: ignore[no-untyped-def]
-    from ..limits import MAX_MESSAGE_BYTES
+def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None) -> Iterator:
+    """The diagnosis of every message in PATH (a file, an mbox, a Maildir, or - for stdin), in order."""
+    from ..intake.containers import iter_units, read_unit
+    from ..models import Diagnosis
 
+    if path != "-":
+        if not os.path.exists(path):
+            raise click.ClickException(f"no such file or folder: {path}")
+        if os.path.isdir(path) and not _is_maildir(path):
+            raise click.ClickException(f"{path} is a folder: diagnose reads one file, mbox or Maildir. "
+                                       f"For every bounce in the folder run: ndrkb classify {path}")
     diagnoser = load_diagnoser(packs)
-    if path == "-":
-        if sys.stdin is None:
-            raise click.ClickException("cannot read standard input: it is closed")
-        data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
-        return diagnoser.diagnose(data, name=path, recipient_type=recipient_type)
-    if not Path(path).is_file():
-        raise click.ClickException(f"no such file: {path}")
-    return diagnoser.diagnose(Path(path), name=path, recipient_type=recipient_type)
+    empty: list[str] = []  # PATH itself cannot be read, or holds no message: a one-line error
+    for unit in iter_units([path], empty=empty.append):
+        if unit.error is not None and unit.error in empty:
+            raise click.ClickException(unit.error)
+        if unit.error is not None:
+            yield Diagnosis(source=unit.source, index=unit.index, **unit.place(), error=unit.error)
+        else:
+            source = read_unit(unit) if unit.path is None or unit.span else Path(unit.path)
+            yield diagnoser.diagnose(source, name=unit.source, index=unit.index, recipient_type=recipient_type,
+                                     place=unit.place())
+    if empty:
+        raise click.ClickException(empty[0])
+
+
+def _is_maildir(path: str) -> bool:
+    from ..intake.sniff import is_maildir
+
+    return is_maildir(Path(path))
+
+
+def _each(path: str, packs: tuple[Path, ...], render: Callable, recipient_type: Optional[str] = None) -> None:
+    """Print ``render(diagnosis, total)`` for every message of PATH; exit 1 when none was diagnosed."""
+    from ..intake.containers import count_messages
+
+    total = count_messages([path])
+    ok = False
+    for d in _diagnoses(path, packs, recipient_type):
+        _emit(render(d, total))
+        ok = ok or d.ok
+    if not ok:
+        sys.exit(1)
+
+
+DIAGNOSE_EXIT = """\b
+Exit status:
+  0  at least one recipient was diagnosed
+  1  nothing could be diagnosed (empty input, not a bounce, unreadable,
+     a folder or a missing path, broken pack)
+  2  usage error"""
 
 
 def _emit(text: str) -> None:
@@ -59,34 +98,42 @@ def main() -> None:
     """ndrkb: diagnose email bounces (NDRs): what happened, who must act, why, and how to fix it."""
 
 
-@main.command()
+@main.command(epilog=DIAGNOSE_EXIT)
 @click.argument("path")
-@click.option("--json", "as_json", is_flag=True, help="Print the full diagnosis as JSON.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print each message's full diagnosis as JSON, one per line (JSON Lines; one line for a "
+                   "single message).")
 @click.option("--recipient-type", type=click.Choice(RECIPIENT_TYPES), default=None,
               help="The kind of recipient, when you know it and the NDR does not say: "
                    "only the remediation for that type is shown.")
+@click.option("--steps", is_flag=True,
+              help="Show the admin-center steps and notes of every fix (shown anyway when the fixes do not "
+                   "depend on the recipient's type).")
 @pack_option
-def diagnose(path: str, as_json: bool, recipient_type: Optional[str], packs: tuple[Path, ...]) -> None:
-    """Diagnose one bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin)."""
-    from ..output.report import render_report
+def diagnose(path: str, as_json: bool, recipient_type: Optional[str], steps: bool, packs: tuple[Path, ...]) -> None:
+    """Diagnose a bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin).
 
-    d = _read_one(path, packs, recipient_type)
-    _emit(d.model_dump_json(indent=2) + "\n" if as_json else render_report(d))
-    if not d.ok:
-        sys.exit(1)
+    An mbox or a Maildir gives every message's diagnosis, each headed by its place.
+    """
+    from ..output.report import render_report, terminal_width
+
+    width = terminal_width()
+    _each(path, packs, lambda d, total: d.model_dump_json() + "\n" if as_json
+          else render_report(d, total=total, width=width, steps=steps or None), recipient_type)
 
 
-@main.command()
+@main.command(epilog=DIAGNOSE_EXIT)
 @click.argument("path")
 @pack_option
 def explain(path: str, packs: tuple[Path, ...]) -> None:
-    """Print the full explanation: facts read and every rule fired, with matches and sources."""
-    from ..output.report import render_trace
+    """Print the full explanation: facts read and every rule fired, with matches and sources.
 
-    d = _read_one(path, packs)
-    _emit(render_trace(d))
-    if not d.ok:
-        sys.exit(1)
+    An mbox or a Maildir gives every message's explanation, each headed by its place.
+    """
+    from ..output.report import render_trace, terminal_width
+
+    width = terminal_width()
+    _each(path, packs, lambda d, total: render_trace(d, total=total, width=width))
 
 
 @main.command(epilog="""\b
@@ -104,8 +151,9 @@ Exit status:
 @click.option("--workers", "-j", type=click.IntRange(min=1), default=None,
               help="Worker processes (default: the machine's cores; 1 = in this process).")
 @click.option("--progress/--quiet", "progress", default=None,
-              help="Force the progress bar and closing summary on stderr, or silence them "
-                   "(default: shown when stderr is a terminal).")
+              help="Force the progress bar and the closing summary by role, reason and status on stderr, "
+                   "or silence them (default: shown when stderr is a terminal; otherwise a one-line "
+                   "summary). Inputs that hold no message are named on stderr in any case.")
 @click.option("--no-memo", is_flag=True, help="Turn inference memoization off (for measurement).")
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted run: keep the whole messages already in --output (but its last, "
@@ -154,7 +202,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     column = {name: RECORD_FIELDS.index(name) for name in (*tally, "error", "source", "index")}
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
-    stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done)
+    stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done,
+                           empty=lambda problem: click.echo(f"Warning: {problem}", err=True))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         for rows in stream:
@@ -198,10 +247,14 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
             bar.close()
     if summary is not None:
         report.write(summary, report_path)
-    if show:
-        _summary(messages, diagnosed, records, errors, tally, time.monotonic() - started)
+    if progress is not False:
+        _summary(messages, diagnosed, records, errors, tally if show else {}, time.monotonic() - started)
     if not diagnosed and not writer.done:
         sys.exit(1)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 class _Terminated(Exception):
@@ -244,9 +297,10 @@ def _cores() -> int:
 
 
 def _summary(messages: int, diagnosed: int, records: int, errors: int, tally: dict, seconds: float) -> None:
-    """The closing summary of ``classify`` on stderr."""
+    """The closing summary of ``classify`` on stderr: one line, then the counts in ``tally``."""
     rate = messages / seconds if seconds > 0 else 0.0
-    lines = [f"{messages} messages ({diagnosed} diagnosed), {records - errors} recipients, {errors} error records; "
+    lines = [f"ndrkb classify: {_count(messages, 'message')} ({diagnosed} diagnosed), "
+             f"{_count(records - errors, 'recipient')}, {_count(errors, 'error record')}; "
              f"{seconds:.1f} s, {rate:.0f} messages/s"]
     for name, counter in tally.items():
         top = sorted(((n, k) for k, n in counter.items() if n), key=lambda nk: (-nk[0], nk[1]))

@@ -12,15 +12,16 @@ from typing import Optional
 
 from ..errors import InputError
 from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn, parse_reply
+from ..intake.mime import header_text
 from ..intake.parts import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
-from ..models import RecipientFacts
+from ..models import OriginalMessage, RecipientFacts
 from ..read.stage import smtp_stage
 from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
 from ..vocabulary import MTA_FAMILIES
 
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
-           "read_text"]
+           "original_message", "read_text"]
 _REPLY_START = re.compile(
     rf"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>{REPLY_CODE})(?=[\s-])|{STATUS_CODE}(?![0-9]|\.[0-9]))")
 _CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|\.\.\.|said|returned|error)[ \t]*$", re.I | re.M)
@@ -153,7 +154,7 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
     for b in reading.blocks + [reading.general]:
         b.replies = find_replies("\n".join(b.diagnostic))
         if b.replies:
-            b.origin["reply"] = b.origin.get("text", "text")
+            b.origin["reply"] = _line_of(b, best_reply(b.replies))
     reporting = _after_type(message_fields.get("reporting-mta")) or reading.reporting_mta
     mta = detect_mta(parts, reading.kinds, reporting)
     if dsn:
@@ -180,6 +181,17 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
     else:
         blocks = []
     return [_freeze(b, reporting, mta) for b in blocks], reporting, mta
+
+
+def _line_of(b: Block, reply: Optional[Reply]) -> str:
+    """Where the reply was read: the last line of the block quoting its codes (or its token)."""
+    for needle in (reply.status, reply.token, str(reply.code) if reply.code else None) if reply else ():
+        if needle:
+            found = re.compile(rf"(?<![\w.]){re.escape(needle)}(?![\w.]*\d)")
+            for line in reversed(b.diagnostic):
+                if line in b.line_at and found.search(line):
+                    return b.line_at[line]
+    return b.origin.get("text", "text")
 
 
 def _unnamed_recipients(parts: Parts, general: Block) -> list[Block]:
@@ -289,3 +301,18 @@ def _default_action(status: Optional[str], code: Optional[int]) -> str:
     if (status or "").startswith("5") or (code or 0) >= 500 or not (status or code):
         return "failed"
     return "delayed"
+
+
+#: A header of the returned original message, folded lines joined (``From``, ``Subject``, ``Message-ID``).
+_ORIGINAL_HEADER = re.compile(r"^(from|subject|message-id):[ \t]*(.*(?:\n[ \t]+.*)*)", re.I | re.M)
+
+
+def original_message(parts: Parts) -> OriginalMessage:
+    """Sender, subject and Message-ID of the message that bounced, from its returned headers
+    (in pasted text, the header lines it quotes); the sender falls back to the bounce's To."""
+    found: dict[str, str] = {}
+    for m in _ORIGINAL_HEADER.finditer(parts.original_headers or ("" if parts.is_message else parts.text)):
+        found.setdefault(m.group(1).lower(), header_text(m.group(2)))
+    sender = clean_address(found.get("from")) or clean_address(parts.headers.get("to"))
+    message_id = found.get("message-id", "").strip() or None
+    return OriginalMessage(sender=sender, subject=found.get("subject") or None, message_id=message_id)

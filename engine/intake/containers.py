@@ -13,7 +13,7 @@ import re
 import stat
 import sys
 from pathlib import Path
-from typing import BinaryIO, Collection, Iterable, Iterator, NamedTuple, Optional
+from typing import BinaryIO, Callable, Collection, Iterable, Iterator, NamedTuple, Optional
 
 from ..errors import InputError
 from ..limits import MAX_MESSAGE_BYTES, MAX_WALK_DEPTH
@@ -37,6 +37,13 @@ class Unit(NamedTuple):
     error: Optional[str] = None
     #: ``(offset, length)`` of the message in the mbox file ``path``
     span: Optional[tuple[int, int]] = None
+    #: the message's key in its Maildir (``path`` is then its file)
+    maildir_key: Optional[str] = None
+
+    def place(self) -> dict[str, object]:
+        """Where the message was found, as the record fields of that name."""
+        return {"file": self.path, "mbox_offset": self.span[0] if self.span else None,
+                "maildir_key": self.maildir_key}
 
 
 #: A file or folder identity, ``(st_dev, st_ino)``: ``skip`` holds those not to read (the output file).
@@ -127,33 +134,55 @@ def _walk(top: str, skip: Collection[FileId]) -> Iterator[tuple[str, str, str]]:
         stack.extend((sub, depth + 1) for sub in reversed(subfolders))
 
 
-def iter_units(sources: Iterable[str], skip: Collection[FileId] = ()) -> Iterator[Unit]:
+def iter_units(sources: Iterable[str], skip: Collection[FileId] = (),
+               empty: Optional[Callable[[str], None]] = None) -> Iterator[Unit]:
     """Every message under the given paths, in a stable order (``-``: stdin, a message or an
-    mbox); files whose identity is in ``skip`` are not read."""
-    for kind, src, error in _inputs(sources, skip):
-        if kind == "stream":
-            try:
-                if src == "-" and sys.stdin is None:
-                    raise InputError("cannot read standard input: it is closed")
-                with (contextlib.nullcontext(sys.stdin.buffer) if src == "-" else open_input(src, pipes=True)) as fh:
-                    yield from iter_stream(src, fh)
-            except (InputError, OSError) as exc:
-                yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
-                           f"cannot read {src}: {exc.strerror or exc}")
-        elif kind == "error":
-            yield Unit(src, 0, error=error)
-        elif kind == "maildir":
-            yield from _maildir_units(Path(src))
-        elif kind == "mbox":
-            try:
-                with open_input(src) as fh:
-                    for index, (offset, length, _) in enumerate(_mbox_split(_pieces(fh), keep=False)):
-                        yield Unit(src, index, path=src, span=(offset, length))
-            except (InputError, OSError) as exc:
-                yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
-                           f"cannot read {src}: {exc.strerror or exc}")
-        else:
-            yield Unit(src, 0, path=src)
+    mbox); files whose identity is in ``skip`` are not read. ``empty(problem)`` hears of each
+    source that yields no message: one that cannot be read, or an empty folder, mbox or Maildir."""
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]  # one path, not the characters of a path
+    for source in map(os.fspath, sources):
+        count, kind = 0, "folder"  # a folder walk that finds no file yields no input at all
+        for kind, src, error in _inputs([source], skip):
+            if kind == "error" and src == source and empty is not None:
+                empty(error)
+            for unit in _units(kind, src, error):
+                count += 1
+                yield unit
+        if not count and empty is not None:
+            empty(f"{source}: {_EMPTY[kind]}")
+
+
+#: Why a source gave no message, by the kind of its last input.
+_EMPTY = {"maildir": "a Maildir with no message in it", "mbox": "an mbox with no message in it",
+          "folder": "a folder with no message in it (documentation and data files are skipped)"}
+
+
+def _units(kind: str, src: str, error: str) -> Iterator[Unit]:
+    """The units of one input of :func:`_inputs`."""
+    if kind == "stream":
+        try:
+            if src == "-" and sys.stdin is None:
+                raise InputError("cannot read standard input: it is closed")
+            with (contextlib.nullcontext(sys.stdin.buffer) if src == "-" else open_input(src, pipes=True)) as fh:
+                yield from iter_stream(src, fh)
+        except (InputError, OSError) as exc:
+            yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
+                       f"cannot read {src}: {exc.strerror or exc}")
+    elif kind == "error":
+        yield Unit(src, 0, error=error)
+    elif kind == "maildir":
+        yield from _maildir_units(Path(src))
+    elif kind == "mbox":
+        try:
+            with open_input(src) as fh:
+                for index, (offset, length, _) in enumerate(_mbox_split(_pieces(fh), keep=False)):
+                    yield Unit(src, index, path=src, span=(offset, length))
+        except (InputError, OSError) as exc:
+            yield Unit(src, 0, error=str(exc) if isinstance(exc, InputError) else
+                       f"cannot read {src}: {exc.strerror or exc}")
+    else:
+        yield Unit(src, 0, path=src)
 
 
 #: Where a line ends in a bare CR (a CR not followed by LF): mbox lines end in LF, CRLF or CR.
@@ -235,7 +264,7 @@ def _maildir_units(folder: Path) -> Iterator[Unit]:
     diagnoses it; then an error unit for a subfolder that cannot be listed."""
     files, problems = maildir_files(folder)
     for index, path in enumerate(files):
-        yield Unit(str(folder), index, path=path)
+        yield Unit(str(folder), index, path=path, maildir_key=Path(path).name.split(mailbox.Maildir.colon)[0])
     for index, problem in enumerate(problems, len(files)):
         yield Unit(str(folder), index, error=problem)
 

@@ -38,7 +38,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     present = {k.lower() for k in msg.keys()}
     for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
                  "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
-                 "X-Autoreply"):
+                 "X-Autoreply", "Date"):
         value = msg.get(name) if name.lower() in present else None
         if value is not None:
             parts.headers[name.lower()] = header_text(value)

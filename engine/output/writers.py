@@ -22,7 +22,7 @@ class RecordWriter(Protocol):
 
 
 class JsonLinesWriter:
-    """JSON Lines: one object per record per line (the DESIGN batch record)."""
+    """JSON Lines: one object per record per line (the batch record of docs/records.md)."""
 
     def __init__(self, fh: TextIO):
         self.fh = fh
@@ -39,7 +39,16 @@ class CsvWriter:
         self.writer.writerow(RECORD_FIELDS)
 
     def write(self, row: tuple) -> None:
-        self.writer.writerow([";".join(v) if isinstance(v, list) else v for v in row])
+        self.writer.writerow([_cell(v) for v in row])
+
+
+def _cell(value: object) -> object:
+    """A CSV cell: lists joined with ';', booleans as JSON writes them (true, false), null empty."""
+    if isinstance(value, list):
+        return ";".join(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 #: Output format name -> writer; the first is the default, each class's docstring its help.

@@ -57,6 +57,8 @@ class Block:
     remote_mta: Optional[str] = None
     command: Optional[str] = None
     origin: dict[str, str] = field(default_factory=dict)
+    #: where each line of ``diagnostic`` was read (a line read twice: its first place)
+    line_at: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -119,6 +121,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
         line = line.strip()
         if line and len(target.diagnostic) < MAX_BLOCK_LINES:
             target.diagnostic.append(line)
+            target.line_at.setdefault(line, where)
             target.origin.setdefault("text", where)
 
     def release(target: Block) -> None:

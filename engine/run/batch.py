@@ -24,14 +24,15 @@ from ..models import BatchRecord
 from .deadline import MessageTimeout, time_bound
 
 
-def records_for(diagnoser, source: str, index: int, msg: object) -> list[BatchRecord]:  # type: ignore[no-untyped-def]
+def records_for(diagnoser, unit: Unit, msg: object) -> list[BatchRecord]:  # type: ignore[no-untyped-def]
     """The records of one message; any failure becomes an error record."""
     if isinstance(msg, InputError):
-        return [BatchRecord(source=source, index=index, error=str(msg))]
+        return [BatchRecord(source=unit.source, index=unit.index, **unit.place(), error=str(msg))]
     try:
-        return diagnoser.classify_message(msg, source=source, index=index)
+        return diagnoser.classify_message(msg, source=unit.source, index=unit.index, place=unit.place())
     except Exception as exc:  # one bad message never stops a run
-        return [BatchRecord(source=source, index=index, error=f"internal error: {type(exc).__name__}: {exc}")]
+        return [BatchRecord(source=unit.source, index=unit.index, **unit.place(),
+                            error=f"internal error: {type(exc).__name__}: {exc}")]
 
 
 def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS,  # type: ignore[no-untyped-def]
@@ -50,9 +51,9 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                     msg = exc
                 except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
                     msg = InputError(f"internal error while reading: {type(exc).__name__}: {exc}")
-            return records_for(diagnoser, unit.source, unit.index, msg)
+            return records_for(diagnoser, unit, msg)
     except MessageTimeout:
-        return [BatchRecord(source=unit.source, index=unit.index,
+        return [BatchRecord(source=unit.source, index=unit.index, **unit.place(),
                             error=f"time bound exceeded: not diagnosed within {timeout:g} s")]
 
 
@@ -66,7 +67,8 @@ def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None
 
 def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
                   memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS, skip: Collection[FileId] = (),
-                  start: int = 0, hook: Optional[Callable[[Unit], None]] = None) -> Iterator[list[tuple]]:
+                  start: int = 0, hook: Optional[Callable[[Unit], None]] = None,
+                  empty: Optional[Callable[[str], None]] = None) -> Iterator[list[tuple]]:
     """The records of every message under ``sources`` as record rows (values in
     ``RECORD_FIELDS`` order), one list per message, in input order: what a writer of JSON
     Lines or CSV needs, without building records.
@@ -75,7 +77,8 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     this process); ``memoize`` False turns inference memoization off (for measurement);
     ``skip``: identities ``(st_dev, st_ino)`` of files not to read (the output file);
     ``start``: messages passed over unread (to resume a run); ``hook``: called with each
-    unit before it is read, where it is read (fault injection in tests).
+    unit before it is read, where it is read (fault injection in tests); ``empty``: told of
+    each source that yields no message (:func:`~ndrkb.intake.containers.iter_units`).
     """
     if diagnoser is None:
         from .. import default_diagnoser
@@ -86,7 +89,7 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
         from ..diagnoser import Diagnoser
 
         diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
-    units = itertools.islice(iter_units(sources, skip), start, None)
+    units = itertools.islice(iter_units(sources, skip, empty), start, None)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
             yield [r.row() for r in unit_records(diagnoser, unit, timeout, hook)]

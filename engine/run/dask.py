@@ -89,7 +89,7 @@ def _gather(dask: Client, units: list[Unit], future, memoize: bool) -> list[list
         except Exception as exc:
             log.debug("dask task failed on %s #%d", unit.source, unit.index, exc_info=True)
             error = f"dask task failed on this message: {type(exc).__name__}: {exc}"
-            out.append([BatchRecord(source=unit.source, index=unit.index, error=error).row()])
+            out.append([BatchRecord(source=unit.source, index=unit.index, **unit.place(), error=error).row()])
     return out
 
 
