@@ -44,7 +44,7 @@ def diagnose(source, *, source_name: Optional[str] = None,  # type: ignore[no-un
 
 
 def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]
-    """Yield DESIGN batch records, lazily, for files, folders, mboxes and Maildirs."""
+    """Yield batch records (docs/records.md), lazily, for files, folders, mboxes and Maildirs."""
     from .run.batch import classify_records
 
     yield from classify_records(sources, **options)

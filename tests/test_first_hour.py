@@ -238,3 +238,43 @@ def test_diagnose_help_gives_the_exit_codes():
         out = run(command, "--help").stdout
         assert "Exit status:" in out and "0  at least one recipient was diagnosed" in out
 
+
+# --- item 8: docs that say what is so ------------------------------------------------
+
+REPO = CORPUS.parent
+USER_DOCS = [REPO / "README.md", REPO / "corpus" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_no_user_document_sends_the_reader_to_a_design_file_outside_the_repository():
+    assert not [p.name for p in USER_DOCS if "DESIGN" in p.read_text()]
+
+
+def test_docs_vocabulary_gives_every_public_value_with_its_meaning():
+    from ndrkb import vocabulary as v
+
+    text = (REPO / "docs" / "vocabulary.md").read_text()
+    for table in (v.ROLE_MEANINGS, v.RECIPIENT_TYPE_MEANINGS, v.REASON_MEANINGS, v.ACTION_MEANINGS, v.KIND_MEANINGS):
+        for value, meaning in table.items():
+            assert f"| `{value}` | {meaning} |" in text, value
+
+
+def test_docs_records_lists_every_record_field_in_order():
+    from ndrkb.models import RECORD_FIELDS
+
+    text = (REPO / "docs" / "records.md").read_text()
+    listed = re.findall(r"^\| `(\w+)` \|", text, re.M)
+    assert listed == list(RECORD_FIELDS)
+    example = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))
+    assert list(example) == list(RECORD_FIELDS)
+
+
+def test_writing_packs_names_the_built_in_pack_that_claims_its_example_code(tmp_path):
+    from ndrkb import diagnose
+
+    text = (REPO / "docs" / "writing-packs.md").read_text()
+    line = re.search(r"rejects with `(550 5\.7\.999 [^`]+)`", text).group(1)
+    claimed = re.search(r"the built-in `([\w-]+)` pack\s+claims", text).group(1)
+    assert diagnose(line).recipients[0].decided_by["cause"].split("/")[0] == claimed
+    assert run("packs", "new", "5.7.999", "--dir", tmp_path).exit_code == 0
+    own = json.loads(run("classify", "--pack", tmp_path / "pack-5-7-999", "-", input=line).stdout)
+    assert own["cause"].startswith("pack-5-7-999/")  # the exact-code rule of the new pack outranks the range
