@@ -62,11 +62,12 @@ def _what(r: RecipientDiagnosis, width: int) -> list[str]:
 
 
 def _by_type(remediation: list[Remediation]) -> list[tuple[tuple[str, ...], list[Remediation]]]:
-    """The fixes grouped by the recipient types they apply to, groups in order of first appearance."""
-    groups: dict[tuple[str, ...], list[Remediation]] = {}
+    """The fixes grouped by the recipient types they apply to: those for any type first, then
+    the groups in order of first appearance."""
+    groups: dict[tuple[str, ...], list[Remediation]] = {(): []}
     for rem in remediation:
         groups.setdefault(tuple(rem.recipient_types), []).append(rem)
-    return list(groups.items())
+    return [(types, rems) for types, rems in groups.items() if rems]
 
 
 def _fix(n: int, rem: Remediation, width: int, steps: bool, types: bool) -> list[str]:
