@@ -116,17 +116,17 @@ class Diagnosis(BaseModel):
 
     source: Optional[str] = None
     index: int = 0
-    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
-    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox")
-    maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
     subject: Optional[str] = Field(None, description="the bounce's own subject")
-    date: Optional[str] = Field(None, description="the bounce's Date header")
-    original: OriginalMessage = Field(default_factory=OriginalMessage)
     reporting_mta: Optional[str] = None
     mta: Optional[str] = None
     recipients: list[RecipientDiagnosis] = Field(default_factory=list)
     found: list[str] = Field(default_factory=list, description="what intake found in the input")
     error: Optional[str] = None
+    date: Optional[str] = Field(None, description="the bounce's Date header")
+    original: OriginalMessage = Field(default_factory=OriginalMessage)
+    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
+    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox")
+    maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
 
     @property
     def ok(self) -> bool:

@@ -279,3 +279,11 @@ def test_writing_packs_names_the_built_in_pack_that_claims_its_example_code(tmp_
     assert run("packs", "new", "5.7.999", "--dir", tmp_path).exit_code == 0
     own = json.loads(run("classify", "--pack", tmp_path / "pack-5-7-999", "-", input=line).stdout)
     assert own["cause"].startswith("pack-5-7-999/")  # the exact-code rule of the new pack outranks the range
+
+
+def test_the_original_headers_are_read_bounded():
+    from ndrkb.limits import MAX_LINE_CHARS
+
+    long = ARF.replace(b"Subject: Our November letter", b"Subject: " + b"x" * 1_000_000)
+    rec = json.loads(run("classify", "-", input=long).stdout)
+    assert rec["subject"] == "x" * MAX_LINE_CHARS  # the value read up to MAX_LINE_CHARS characters

@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn, parse_reply
 from ..intake.mime import header_text
 from ..intake.parts import Parts
-from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_RECIPIENTS
+from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS, MAX_RECIPIENTS
 from ..models import OriginalMessage, RecipientFacts
 from ..read.stage import smtp_stage
 from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
@@ -309,10 +309,11 @@ _ORIGINAL_HEADER = re.compile(r"^(from|subject|message-id):[ \t]*(.*(?:\n[ \t]+.
 
 def original_message(parts: Parts) -> OriginalMessage:
     """Sender, subject and Message-ID of the message that bounced, from its returned headers
-    (in pasted text, the header lines it quotes); the sender falls back to the bounce's To."""
+    (in pasted text, the header lines it quotes; each value read up to ``MAX_LINE_CHARS``);
+    the sender falls back to the bounce's To."""
     found: dict[str, str] = {}
     for m in _ORIGINAL_HEADER.finditer(parts.original_headers or ("" if parts.is_message else parts.text)):
-        found.setdefault(m.group(1).lower(), header_text(m.group(2)))
+        found.setdefault(m.group(1).lower(), header_text(m.group(2)[:MAX_LINE_CHARS]))
     sender = clean_address(found.get("from")) or clean_address(parts.headers.get("to"))
     message_id = found.get("message-id", "").strip() or None
     return OriginalMessage(sender=sender, subject=found.get("subject") or None, message_id=message_id)
