@@ -42,6 +42,11 @@ def test_the_page_has_the_form_and_forbids_scripts(client):
     assert client.get("/static/style.css").status_code == 200
 
 
+def test_an_inferred_status_is_marked_on_the_page(client):
+    assert "<td>4.0.0 (inferred)</td>" in post(client, text="451 Greylisted, try again later").text
+    assert "<td>4.7.1</td>" in post(client, text="451 4.7.1 Greylisted, try again later").text
+
+
 def test_a_pasted_5_7_133_says_who_must_act_and_how(client):
     res = post(client, text=GROUP)
     assert res.status_code == 200
