@@ -97,9 +97,10 @@ def _fixes(r: RecipientDiagnosis, width: int, steps: Optional[bool]) -> list[str
     if grouped:
         out += ["", *_wrap("The fix depends on the recipient's type, which the bounce does not reveal. "
                            "Find the type first:", width),
-                "     PS> Get-Recipient <recipient> | Format-List RecipientTypeDetails",
-                *_wrap("then apply a fix listed under it" +
-                       ("." if steps else " (run again with --steps for each fix's admin-center steps)."), width)]
+                f"     PS> Get-Recipient {r.recipient or '<recipient>'} | Format-List RecipientTypeDetails",
+                *_wrap("then apply a fix listed under it, or run again with --recipient-type TYPE for that "
+                       "type's fixes with their admin-center steps" + ("." if steps else " (--steps: every fix's)."),
+                       width)]
     n = 0
     for types, rems in groups:
         if grouped:
