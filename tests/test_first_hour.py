@@ -180,11 +180,13 @@ def test_a_complaint_record_gives_its_feedback_type_and_the_original_message():
 def test_an_inferred_status_is_marked_as_inferred():
     line = "451 Greylisted, try again later"
     rec = json.loads(run("classify", "-", input=line).stdout)
-    assert (rec["status"], rec["status_inferred"]) == ("4.0.0", True)
-    assert "status 4.0.0 (inferred)" in run("diagnose", "-", input=line).stdout
-    assert "status = '4.0.0'   (inferred by core-status/" in run("explain", "-", input=line).stdout
+    status = rec["status"]
+    assert status and status.startswith("4.") and rec["status_inferred"] is True
+    assert f"status {status} (inferred)" in run("diagnose", "-", input=line).stdout
+    assert f"status = '{status}'   (inferred by core-status/" in run("explain", "-", input=line).stdout
     given = json.loads(run("classify", "-", input="451 4.7.1 Greylisted, try again later").stdout)
     assert given["status_inferred"] is False
+    assert "(inferred)" not in run("diagnose", "-", input="451 4.7.1 Greylisted, try again later").stdout
 
 
 def test_explain_names_the_line_a_status_was_read_from():

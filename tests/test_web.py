@@ -42,8 +42,10 @@ def test_the_page_has_the_form_and_forbids_scripts(client):
     assert client.get("/static/style.css").status_code == 200
 
 
-def test_an_inferred_status_is_marked_on_the_page(client):
-    assert "<td>4.0.0 (inferred)</td>" in post(client, text="451 Greylisted, try again later").text
+def test_an_inferred_status_is_marked_on_the_page(client, diagnoser):
+    line = "451 Greylisted, try again later"
+    status = diagnoser.diagnose(line).recipients[0].status
+    assert f"<td>{status} (inferred)</td>" in post(client, text=line).text
     assert "<td>4.7.1</td>" in post(client, text="451 4.7.1 Greylisted, try again later").text
 
 
