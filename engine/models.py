@@ -124,8 +124,10 @@ class Diagnosis(BaseModel):
     error: Optional[str] = None
     date: Optional[str] = Field(None, description="the bounce's Date header")
     original: OriginalMessage = Field(default_factory=OriginalMessage)
-    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
-    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox")
+    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message "
+                                                  "(null for a stream)")
+    mbox_offset: Optional[int] = Field(None, description="byte offset in its mbox file where the message starts "
+                                                         "(after its From_ line)")
     maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
 
     @property
@@ -173,9 +175,10 @@ class BatchRecord(BaseModel):
     remote_mta: Optional[str] = Field(None, description="the remote host that refused the message")
     command: Optional[str] = Field(None, description="the SMTP command the failure followed (RCPT, DATA, ...)")
     feedback_type: Optional[str] = Field(None, description="the feedback type of a complaint report (abuse, ...)")
-    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message")
-    mbox_offset: Optional[int] = Field(None, description="byte offset of the message's From_ line in its mbox "
-                                                         "(or in standard input)")
+    file: Optional[str] = Field(None, description="the file read: the input file, the mbox, or the Maildir message "
+                                                  "(null for a stream)")
+    mbox_offset: Optional[int] = Field(None, description="byte offset in its mbox file where the message starts "
+                                                         "(after its From_ line)")
     maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
 
     def row(self) -> tuple:

@@ -38,7 +38,7 @@ def _wrap(text: str, width: int, indent: str = "  ", hang: str = "") -> list[str
 def _heading(kind: str, d: Diagnosis, total: Optional[int]) -> str:
     """``ndrkb <kind> of <source>``, and for a message of an mbox or Maildir, which one."""
     head = f"ndrkb {kind} of {d.source or 'input'}"
-    if d.mbox_offset is None and d.maildir_key is None:
+    if not d.index and d.mbox_offset is None and d.maildir_key is None:
         return head
     place = [f"index {d.index}"]
     if d.maildir_key is not None:
