@@ -27,7 +27,8 @@ WIDTH = 92
 
 def terminal_width() -> int:
     """The terminal's width when standard output is one (at least 40 columns), else :data:`WIDTH`."""
-    return max(40, shutil.get_terminal_size((WIDTH, 24)).columns) if sys.stdout.isatty() else WIDTH
+    tty = sys.stdout is not None and sys.stdout.isatty()
+    return max(40, shutil.get_terminal_size((WIDTH, 24)).columns) if tty else WIDTH
 
 
 def _wrap(text: str, width: int, indent: str = "  ", hang: str = "") -> list[str]:
