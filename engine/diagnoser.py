@@ -15,7 +15,7 @@ from .errors import InputError
 from .facts.extract import extract
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
-from .intake.message import InputText, Source, read_source
+from .intake.message import InputRecords, Read, Source, read_source
 from .intake.parts import Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation)
@@ -59,7 +59,7 @@ class Diagnoser:
             return Diagnosis(source=name, index=index,
                              error=f"time bound exceeded: not diagnosed within {limits.MESSAGE_TIMEOUT_SECONDS:g} s")
 
-    def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+    def diagnose_message(self, msg: Read, source: Optional[str] = None,
                          index: int = 0, recipient_type: Optional[str] = None) -> Diagnosis:
         """Diagnose one message (or pasted text); unreadable input gives an error diagnosis.
         ``recipient_type``, when the asker knows it, narrows the remediation to that type
@@ -77,7 +77,7 @@ class Diagnoser:
         diagnosis.recipients = [self.diagnose_facts(f, recipient_type) for f in facts]
         return diagnosis
 
-    def classify_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+    def classify_message(self, msg: Read, source: Optional[str] = None,
                          index: int = 0) -> list[BatchRecord]:
         """The batch records of one message: what :meth:`diagnose_message` concludes, without
         building the explanation and remediation that a record leaves out."""
@@ -91,9 +91,13 @@ class Diagnoser:
                     for f in read[1]]
         return [BatchRecord(source=source, index=index, error=error or "no failed recipient found")]
 
-    def _read(self, msg: Union[email.message.Message, InputText]) \
+    def _read(self, msg: Read) \
             -> Union[str, tuple[Parts, list[RecipientFacts], Optional[str], Optional[str]]]:
         """The parts, recipient facts, reporting MTA and family of a message; or why it cannot be read."""
+        if isinstance(msg, InputRecords):  # a log or trace: its recipients are listed, not reported
+            if not msg.facts:
+                return f"no failed or deferred recipient in the {msg.summary()}"
+            return Parts(found=[msg.summary()], is_message=False), msg.facts, None, msg.facts[0].mta
         try:
             parts = dissect(msg)
             facts, reporting, mta = extract(parts)
