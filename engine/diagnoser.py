@@ -42,16 +42,17 @@ class Diagnoser:
         self.inference = Inference(self.packs, memoize=memoize)
 
     def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0,
-                 recipient_type: Optional[str] = None) -> Diagnosis:
+                 recipient_type: Optional[str] = None, input_format: Optional[str] = None) -> Diagnosis:
         """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
         cannot be read, or is not diagnosed within ``limits.MESSAGE_TIMEOUT_SECONDS`` (in the
         main thread, where the timer can interrupt it), gives a diagnosis whose ``error`` says
-        why. ``recipient_type``: as for :meth:`diagnose_message`."""
+        why. ``recipient_type``: as for :meth:`diagnose_message`; ``input_format`` says what the
+        input is instead of sniffing it."""
         check_recipient_type(recipient_type)
         try:
             with time_bound(limits.MESSAGE_TIMEOUT_SECONDS):
                 try:
-                    msg = read_source(source)
+                    msg = read_source(source, input_format)
                 except InputError as exc:
                     return Diagnosis(source=name, index=index, error=str(exc))
                 return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type)
@@ -171,7 +172,8 @@ def conclusions(facts: RecipientFacts, outcome: Outcome) -> dict[str, Any]:
     return dict(recipient=facts.recipient, action=facts.action, status=d.get("status") or facts.status,
                 reply_code=facts.reply_code, permanent=d.get("permanent"), hard_bounce=d.get("hard_bounce"),
                 reason=d.get("reason"), role=d.get("role"), recipient_type=d.get("recipient_type"),
-                cause=causes[0] if causes else None, causes=causes, rules=[s.rule for s in outcome.steps])
+                cause=causes[0] if causes else None, causes=causes, rules=[s.rule for s in outcome.steps],
+                language=facts.language)
 
 
 def check_recipient_type(recipient_type: Optional[str]) -> None:

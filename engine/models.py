@@ -31,6 +31,8 @@ class RecipientFacts(BaseModel):
     kind: Kind = "bounce"
     feedback_type: Optional[str] = None
     origin: dict[str, str] = Field(default_factory=dict, description="field -> where in the input it was read")
+    language: Optional[str] = Field(None, description="language of a localized NDR's text (de, fr, ja, ...); "
+                                                      "None for English or when no localized line was read")
 
 
 class Remediation(BaseModel):
@@ -99,6 +101,7 @@ class RecipientDiagnosis(BaseModel):
     explanation: list[TraceStep] = Field(default_factory=list)
     decided_by: dict[str, str] = Field(default_factory=dict, description="conclusion -> rule that decided it")
     facts: RecipientFacts
+    language: Optional[str] = Field(None, description="language the NDR was written in, when not English")
 
 
 class Diagnosis(BaseModel):
@@ -123,7 +126,8 @@ class BatchRecord(BaseModel):
     """The DESIGN batch record: one per recipient per message (or per unreadable message).
 
     The fields, in this order, are the JSON Lines keys and the CSV columns
-    (:data:`RECORD_FIELDS`); the first fifteen are the stable core of DESIGN.
+    (:data:`RECORD_FIELDS`); the first fifteen are the stable core of DESIGN; later ones are
+    additions (``language``: the language of a localized NDR).
     """
 
     source: Optional[str] = None
@@ -141,6 +145,7 @@ class BatchRecord(BaseModel):
     causes: Optional[list[str]] = None
     rules: Optional[list[str]] = None
     error: Optional[str] = None
+    language: Optional[str] = None
 
     def row(self) -> tuple:
         """The values in ``RECORD_FIELDS`` order: how records cross process boundaries."""

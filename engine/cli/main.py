@@ -17,10 +17,12 @@ from .. import __version__
 from ..vocabulary import RECIPIENT_TYPES
 from . import report
 from .serve import serve
-from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
+from .options import (format_option, input_format_option, load_diagnoser, output_option, pack_option,
+                      verbose_option)
 
 
-def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None):  # type: ignore[no-untyped-def]
+def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None,  # type: ignore[no-untyped-def]
+              input_format: str = "auto"):
     from ..limits import MAX_MESSAGE_BYTES
 
     diagnoser = load_diagnoser(packs)
@@ -28,10 +30,10 @@ def _read_one(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] 
         if sys.stdin is None:
             raise click.ClickException("cannot read standard input: it is closed")
         data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
-        return diagnoser.diagnose(data, name=path, recipient_type=recipient_type)
+        return diagnoser.diagnose(data, name=path, recipient_type=recipient_type, input_format=input_format)
     if not Path(path).is_file():
         raise click.ClickException(f"no such file: {path}")
-    return diagnoser.diagnose(Path(path), name=path, recipient_type=recipient_type)
+    return diagnoser.diagnose(Path(path), name=path, recipient_type=recipient_type, input_format=input_format)
 
 
 def _emit(text: str) -> None:
@@ -65,12 +67,15 @@ def main() -> None:
 @click.option("--recipient-type", type=click.Choice(RECIPIENT_TYPES), default=None,
               help="The kind of recipient, when you know it and the NDR does not say: "
                    "only the remediation for that type is shown.")
+@input_format_option
 @pack_option
-def diagnose(path: str, as_json: bool, recipient_type: Optional[str], packs: tuple[Path, ...]) -> None:
-    """Diagnose one bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin)."""
+def diagnose(path: str, as_json: bool, recipient_type: Optional[str], input_format: str,
+             packs: tuple[Path, ...]) -> None:
+    """Diagnose one bounce: an .eml, pasted NDR text, one SMTP reply line, MTA log lines, a
+    message-trace export or Get-MessageTraceDetail text (PATH, or - for stdin)."""
     from ..output.report import render_report
 
-    d = _read_one(path, packs, recipient_type)
+    d = _read_one(path, packs, recipient_type, input_format)
     _emit(d.model_dump_json(indent=2) + "\n" if as_json else render_report(d))
     if not d.ok:
         sys.exit(1)
@@ -78,12 +83,13 @@ def diagnose(path: str, as_json: bool, recipient_type: Optional[str], packs: tup
 
 @main.command()
 @click.argument("path")
+@input_format_option
 @pack_option
-def explain(path: str, packs: tuple[Path, ...]) -> None:
+def explain(path: str, input_format: str, packs: tuple[Path, ...]) -> None:
     """Print the full explanation: facts read and every rule fired, with matches and sources."""
     from ..output.report import render_trace
 
-    d = _read_one(path, packs)
+    d = _read_one(path, packs, input_format=input_format)
     _emit(render_trace(d))
     if not d.ok:
         sys.exit(1)
@@ -112,14 +118,17 @@ Exit status:
                    "which is written again) and go on after them, with the same inputs.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write an HTML report of the records here (as `ndrkb report` does).")
+@input_format_option
 @pack_option
 def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: Optional[int],
-             progress: Optional[bool], no_memo: bool, resume: bool, report_path: Optional[str],
+             progress: Optional[bool], no_memo: bool, resume: bool, report_path: Optional[str], input_format: str,
              packs: tuple[Path, ...]) -> None:
-    """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
+    """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin),
+    and MTA logs and message traces (one record per failed or deferred recipient).
 
     Folders are walked in name order; there, documentation and data files (.md, .rst,
-    .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped. Writes one batch record
+    .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped, except a .csv whose header
+    is a message-trace export or tracking log. Writes one batch record
     per recipient per message, in input order; a message that cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
     becomes an error record naming the cause, and the run goes on. So do named pipes,
     devices and folders that cannot be read: nothing is skipped without a record. The
@@ -154,7 +163,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     column = {name: RECORD_FIELDS.index(name) for name in (*tally, "error", "source", "index")}
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
-    stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done)
+    stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done,
+                           input_format=input_format)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         for rows in stream:

@@ -38,6 +38,7 @@ class Unit(NamedTuple):
     error: Optional[str] = None
     #: ``(offset, length)`` of the message in the mbox file ``path``
     span: Optional[tuple[int, int]] = None
+    form: Optional[str] = None  # --input-format: what the unit is, instead of sniffing it
 
 
 #: A file or folder identity, ``(st_dev, st_ino)``: ``skip`` holds those not to read (the output file).

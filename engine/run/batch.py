@@ -45,7 +45,8 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                 msg: object = InputError(unit.error)
             else:
                 try:
-                    msg = from_bytes(read_unit(unit)) if unit.path is None or unit.span else read_source(Path(unit.path))
+                    msg = from_bytes(read_unit(unit), unit.form) if unit.path is None or unit.span \
+                        else read_source(Path(unit.path), unit.form)
                 except InputError as exc:
                     msg = exc
                 except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
@@ -66,7 +67,8 @@ def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None
 
 def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
                   memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS, skip: Collection[FileId] = (),
-                  start: int = 0, hook: Optional[Callable[[Unit], None]] = None) -> Iterator[list[tuple]]:
+                  start: int = 0, hook: Optional[Callable[[Unit], None]] = None,
+                  input_format: Optional[str] = None) -> Iterator[list[tuple]]:
     """The records of every message under ``sources`` as record rows (values in
     ``RECORD_FIELDS`` order), one list per message, in input order: what a writer of JSON
     Lines or CSV needs, without building records.
@@ -75,7 +77,8 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     this process); ``memoize`` False turns inference memoization off (for measurement);
     ``skip``: identities ``(st_dev, st_ino)`` of files not to read (the output file);
     ``start``: messages passed over unread (to resume a run); ``hook``: called with each
-    unit before it is read, where it is read (fault injection in tests).
+    unit before it is read, where it is read (fault injection in tests); ``input_format``
+    (``ndrkb.intake.message.INPUT_FORMATS``) says what every input is instead of sniffing.
     """
     if diagnoser is None:
         from .. import default_diagnoser
@@ -87,6 +90,8 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
 
         diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
     units = itertools.islice(iter_units(sources, skip), start, None)
+    if input_format not in (None, "auto"):
+        units = (unit._replace(form=input_format) for unit in units)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
             yield [r.row() for r in unit_records(diagnoser, unit, timeout, hook)]
