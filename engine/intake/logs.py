@@ -16,7 +16,7 @@ from typing import Callable, Iterable, Optional, Union
 
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS, MAX_RECIPIENTS
 from ..models import RecipientFacts
-from ..read.parsers import STATUS_CODE, Reply, parse_reply
+from ..read.parsers import STATUS_CODE, Reply, parse_reply as _parse_reply
 from ..read.walker import ADDRESS, clean_address
 
 #: The line prefix syslog writes: "Nov 29 09:12:01 mx1 " or an RFC 3339 stamp and host.
@@ -57,6 +57,13 @@ _FIELD = re.compile(r"\b(?P<key>relay|dsn|mailer)=(?P<value>[^,]*)")
 #: The SMTP stage as the logs name it -> the command the failure followed.
 _STAGES = (("rcpt", "RCPT"), ("mail", "MAIL"), ("data", "DATA"), ("end of", "DATA"), ("connect", "CONNECT"),
            ("greeting", "CONNECT"), ("initial", "CONNECT"), ("helo", "HELO"), ("ehlo", "HELO"))
+
+
+def parse_reply(text: str) -> Optional[Reply]:
+    """The code, enhanced code and token of a reply quoted in a log line or trace row: read from
+    its first 200 characters with addresses masked, so that the replies of a long log that differ
+    only in the address are parsed once (the text itself is kept as the diagnostic)."""
+    return _parse_reply(ADDRESS.sub("x@x", text)[:200])
 
 
 def _stage(text: Optional[str]) -> Optional[str]:

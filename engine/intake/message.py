@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..errors import InputError
-from ..limits import MAX_MESSAGE_BYTES, MAX_RECIPIENTS
+from ..limits import MAX_LISTED, MAX_MESSAGE_BYTES
 from ..models import RecipientFacts
 from .logs import read_log
 from .mime import decode_bytes, read_mime
@@ -137,14 +137,14 @@ def from_bytes(data: bytes, form: Optional[str] = None) -> Read:
 
 
 def _listing(form: str, text: str) -> InputRecords:
-    """A log, table or trace-detail text read by its reader (at most ``MAX_RECIPIENTS`` facts kept)."""
+    """A log, table or trace-detail text read by its reader (at most ``MAX_LISTED`` facts kept)."""
     try:
         name, facts, counted = _LISTINGS[form](text)
     except InputError:
         raise
     except Exception as exc:  # a reader broken by hostile input: an input error, not a traceback
         raise InputError(f"internal error while reading the {form}: {type(exc).__name__}: {exc}") from None
-    if len(facts) > MAX_RECIPIENTS:
-        counted[f"beyond the first {MAX_RECIPIENTS}, not reported"] = len(facts) - MAX_RECIPIENTS
-        facts = facts[:MAX_RECIPIENTS]
+    if len(facts) > MAX_LISTED:
+        counted[f"beyond the first {MAX_LISTED}, not reported"] = len(facts) - MAX_LISTED
+        facts = facts[:MAX_LISTED]
     return InputRecords(name, facts, counted)

@@ -32,8 +32,9 @@ from typing import Callable, Optional
 from ..errors import InputError
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS
 from ..models import RecipientFacts
-from ..read.parsers import Reply, parse_reply
+from ..read.parsers import Reply
 from ..read.walker import ADDRESS, clean_address
+from .logs import parse_reply
 
 #: Rows read from one table at most (the rest is said to be cut).
 MAX_ROWS = 100_000
