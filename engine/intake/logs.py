@@ -83,15 +83,16 @@ Line = Union[None, str, list[RecipientFacts]]
 
 def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, status: Optional[str],
            reply: Optional[Reply], diagnostic: str, command: Optional[str], remote: Optional[str],
-           reporting: Optional[str], mta: str, fields: dict[str, str]) -> RecipientFacts:
+           reporting: Optional[str], fields: dict[str, str]) -> RecipientFacts:
     """One failed or deferred recipient read from line ``lineno``; ``fields`` names where each
-    fact came from (fact -> the log's own name for the field)."""
+    fact came from (fact -> the log's own name for the field). No MTA family is set: the
+    vocabulary's families are told apart by signs in a bounce, which a log line does not carry."""
     where = f"{form} line {lineno}"
     return RecipientFacts(
         recipient=clean_address(recipient) or recipient or None, action=action,
         status=status or (reply.status if reply else None), reply_code=reply.code if reply else None,
         token=reply.token if reply else None, diagnostic=" ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS],
-        command=command, remote_mta=remote, reporting_mta=reporting, mta=mta,
+        command=command, remote_mta=remote, reporting_mta=reporting,
         origin={k: f"{where}: {v}" for k, v in fields.items()})
 
 
@@ -123,14 +124,14 @@ def postfix_line(line: str, lineno: int) -> Line:
             where["status"] = "dsn="
         return [_facts("Postfix log", lineno, recipient=m.group("rcpt"),
                        action="delayed" if word == "deferred" else "failed", status=status, reply=reply,
-                       diagnostic=text, command=command, remote=remote, reporting=m.group("host"), mta="postfix",
+                       diagnostic=text, command=command, remote=remote, reporting=m.group("host"),
                        fields=where)]
     m = POSTFIX_REJECT.match(line)
     if m:
         reply = parse_reply(m.group("text"))
         return [_facts("Postfix log", lineno, recipient=m.group("rcpt"), action=_action(reply), status=None,
                        reply=reply, diagnostic=m.group("text"), command=_stage(m.group("stage")), remote=None,
-                       reporting=m.group("host"), mta="postfix",
+                       reporting=m.group("host"),
                        fields={"recipient": "to=", "reply": "reject:", "command": f"reject: {m.group('stage')}"})]
     return None
 
@@ -154,7 +155,7 @@ def exim_line(line: str, lineno: int) -> Line:
         where["remote_mta"] = "H="
     return [_facts("Exim main log", lineno, recipient=m.group("rcpt"), action="delayed" if flag == "==" else "failed",
                    status=None if reply else _status(text), reply=reply, diagnostic=text, command=command,
-                   remote=host.group("host") if host else None, reporting=None, mta="exim", fields=where)]
+                   remote=host.group("host") if host else None, reporting=None, fields=where)]
 
 
 def sendmail_line(line: str, lineno: int) -> Line:
@@ -176,7 +177,7 @@ def sendmail_line(line: str, lineno: int) -> Line:
     where = {"recipient": "to=", "action": "stat=", **({"status": "dsn="} if status else {}),
              **({"remote_mta": "relay="} if remote else {}), **({"reply": "stat="} if reply else {})}
     return [_facts("Sendmail log", lineno, recipient=r, action=action, status=status, reply=reply, diagnostic=stat,
-                   command=None, remote=remote, reporting=head.group("host"), mta="sendmail", fields=where)
+                   command=None, remote=remote, reporting=head.group("host"), fields=where)
             for r in recipients]
 
 
