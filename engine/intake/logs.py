@@ -45,13 +45,14 @@ EXIM_LINE = re.compile(
     r"(?P<id>\w{6}-\w{6,11}-\w{2,4}) (?P<flag>\*\*|==|=>|->|\*>) (?P<rcpt>[^\s:]+):?(?: <(?P<orig>[^>]{0,512})>)?"
     r"(?P<rest>.*)$")
 #: "SMTP error from remote mail server after RCPT TO:<a@b>: 550 5.1.1 ..." (Exim 4.x).
-EXIM_SMTP_ERROR = re.compile(r"SMTP error from remote mail(?: server)? after (?:pipelined )?(?P<stage>.+?)"
+EXIM_SMTP_ERROR = re.compile(r"SMTP error from remote mail(?: server)? after (?:pipelined )?(?P<stage>[^:]{1,60}?)"
                              r"(?::<[^>]{0,512}>)?: (?P<reply>.*)$")
 EXIM_HOST = re.compile(r"\bH=(?P<host>\S+)(?: \[(?P<ip>[^\]]*)\])?")
 
 #: Sendmail: "sendmail[1234]: 2ATC1x001234: to=<a@b>, delay=..., relay=h. [ip], dsn=5.1.1, stat=User unknown"
-SENDMAIL_LINE = re.compile(_SYSLOG + r"(?:sendmail|sm-mta)\[\d+\]: ")
-SENDMAIL_FIELDS = re.compile(r"(?P<qid>\w+): to=(?P<to>.{1,4096}?), (?P<fields>(?:\w+=[^,]*, )*)stat=(?P<stat>.*)$")
+SENDMAIL_LINE = re.compile(_SYSLOG + r"(?:sendmail|sm-mta)\[\d+\]: \w+: to=")
+#: Where the recipient list of a Sendmail line ends: the first field after it.
+SENDMAIL_AFTER_TO = re.compile(r", (?:ctladdr|delay|xdelay|mailer|pri|relay|dsn)=")
 _FIELD = re.compile(r"\b(?P<key>relay|dsn|mailer)=(?P<value>[^,]*)")
 
 #: The SMTP stage as the logs name it -> the command the failure followed.
@@ -145,7 +146,8 @@ def exim_line(line: str, lineno: int) -> Line:
     if flag not in ("**", "=="):
         return "delivered"
     where = {"recipient": f"{flag} address", "action": flag}
-    err, host = EXIM_SMTP_ERROR.search(rest), EXIM_HOST.search(rest)
+    at = rest.find("SMTP error from remote mail")
+    err, host = EXIM_SMTP_ERROR.match(rest, at) if at >= 0 else None, EXIM_HOST.search(rest)
     reply = command = None
     text = rest.split(": ", 1)[1] if ": " in rest else rest.strip()
     if err:
@@ -161,14 +163,16 @@ def exim_line(line: str, lineno: int) -> Line:
 def sendmail_line(line: str, lineno: int) -> Line:
     """A Sendmail ``to=..., dsn=..., stat=...`` line: one fact per address on it; "delivered" for ``stat=Sent``."""
     head = SENDMAIL_LINE.match(line)
-    m = SENDMAIL_FIELDS.match(line, head.end()) if head else None
-    if head is None or m is None:
+    at = line.find(", stat=", head.end()) if head else -1
+    if head is None or at < 0:
         return None
-    stat = m.group("stat").strip()
+    stat = line[at + len(", stat="):].strip()
     if stat.lower().startswith("sent"):
         return "delivered"
-    recipients = ADDRESS.findall(m.group("to"))[:MAX_RECIPIENTS] or [m.group("to").strip("<> ")]
-    fields = dict(_FIELD.findall(m.group("fields")))
+    listed = SENDMAIL_AFTER_TO.search(line, head.end(), at)
+    to = line[head.end():listed.start() if listed else at]
+    recipients = ADDRESS.findall(to)[:MAX_RECIPIENTS] or [to.strip("<> ")]
+    fields = dict(_FIELD.findall(line, listed.start() if listed else at, at))
     status = _status(fields.get("dsn"))
     reply = next((r for r in (parse_reply(p) for p in re.split(r"(?<=:) ", stat)) if r), None)
     relay = fields.get("relay", "").strip()
