@@ -114,12 +114,14 @@ def from_bytes(data: bytes, form: Optional[str] = None) -> Read:
     if looks_like_json(data):
         raise InputError("the input is JSON data, not an email or NDR text")
     data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")  # LF, CRLF and bare CR read alike
-    form = input_form(data) if form in (None, "auto") else form
+    sniffed = form in (None, "auto")
+    is_message = form == "message" or sniffed and looks_like_message(data)
+    if sniffed and not is_message:  # a header block never starts a log or a trace
+        form = input_form(data)
     if form in _LISTINGS:
         return _listing(form, decode_bytes(data, None))
     if form == "text":
         return InputText(decode_bytes(data, None))
-    is_message = form == "message" or looks_like_message(data)
     if not is_message:
         refolded = refold(data)
         if looks_like_message(refolded):
