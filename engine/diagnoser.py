@@ -6,7 +6,6 @@ which reaches the same conclusions (:func:`conclusions`) without the explanation
 """
 from __future__ import annotations
 
-import email.message
 import logging
 from typing import Any, Callable, Optional, Union
 

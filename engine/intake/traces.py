@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import re
 from collections import Counter
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..errors import InputError
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS
@@ -73,31 +73,39 @@ FAILED_EVENTS = {"fail": "failed", "failed": "failed", "defer": "delayed", "defe
                  "pending": "delayed"}
 
 
+def _failing(rows: Rows, column: str, counted: Counter) -> Iterator[tuple[int, dict[str, str], str, str]]:
+    """``(row number, row, outcome, action)`` of the rows whose ``column`` (an event or a status)
+    is a failure or a deferral; every other outcome is counted in ``counted``."""
+    for rowno, row in rows:
+        outcome = (row.get(column) or "").strip()
+        action = FAILED_EVENTS.get(outcome.lower())
+        if action is None:
+            counted[outcome.lower() or f"no {column}"] += 1
+        else:
+            yield rowno, row, outcome, action
+
+
 def _tracking(form: str, mta: str) -> Callable[[Rows], Reading]:
     """Rows with an event per recipient: tracking logs, the extended report, Get-MessageTrackingLog."""
 
     def read(rows: Rows) -> Reading:
-        facts, counted = [], Counter()
-        for rowno, row in rows:
-            event = (row.get("eventid") or "").strip().lower()
-            action = FAILED_EVENTS.get(event)
-            if action is None:
-                counted[event or "no event"] += 1
-                continue
+        facts: list[RecipientFacts] = []
+        counted: Counter = Counter()
+        for rowno, row, event, action in _failing(rows, "eventid", counted):
             column = "recipientaddress" if "recipientaddress" in row else "recipients"
             recipients = [a for a in re.split(r"[;,\s]+", row.get(column, "")) if "@" in a] or [None]
-            statuses = re.split(r";(?=\s*(?:\{\[\{LED=)?[245]\d\d[ -])", row.get("recipientstatus", ""))
+            status = row.get("recipientstatus", "")
+            statuses = re.split(r";(?=\s*(?:\{\[\{LED=)?[245]\d\d[ -])", status)
+            fqdn = _FQDN.search(status)
             for n, rcpt in enumerate(recipients):
                 text = _reply_text(statuses[n] if len(statuses) == len(recipients) else statuses[0])
                 reply = parse_reply(text)
-                fqdn = _FQDN.search(row.get("recipientstatus", ""))
-                fields = {"recipient": column, "action": f"event {event.upper()}"}
-                if reply:
-                    fields["reply"] = "recipient status"
-                counted[action] += 1
                 facts.append(_facts(form, rowno, recipient=rcpt, action=action, reply=reply, text=text,
                                     remote=fqdn.group("fqdn").strip() if fqdn else None,
-                                    reporting=row.get("serverhostname") or None, mta=mta, fields=fields))
+                                    reporting=row.get("serverhostname") or None, mta=mta,
+                                    fields={"recipient": column, "action": f"event {event.upper()}",
+                                            **({"reply": "recipient status"} if reply else {})}))
+        counted.update(f.action for f in facts)
         return facts, counted
 
     return read
@@ -105,7 +113,8 @@ def _tracking(form: str, mta: str) -> Callable[[Rows], Reading]:
 
 def _summary_report(rows: Rows) -> Reading:
     """The enhanced summary report: ``recipient_status`` lists ``address##events`` per recipient."""
-    facts, counted = [], Counter()
+    facts: list[RecipientFacts] = []
+    counted: Counter = Counter()
     for rowno, row in rows:
         for part in (row.get("recipientstatus") or "").split(";"):
             address, _, events = part.partition("##")
@@ -114,59 +123,49 @@ def _summary_report(rows: Rows) -> Reading:
             if action is None:
                 counted[last or "no status"] += 1
                 continue
-            counted[action] += 1
             facts.append(_facts("enhanced summary report", rowno, recipient=address, action=action, reply=None,
                                 text=f"message trace: {events.strip()}", remote=None, reporting=None,
                                 mta="exchange-online",
                                 fields={"recipient": "recipient_status", "action": f"recipient_status {events.strip()}"}))
+    counted.update(f.action for f in facts)
     return facts, counted
 
 
 def _message_trace(rows: Rows) -> Reading:
     """``Get-MessageTrace`` / ``Get-MessageTraceV2`` rows: one recipient and its Status each."""
-    facts, counted = [], Counter()
-    for rowno, row in rows:
-        status = (row.get("status") or "").strip()
-        action = FAILED_EVENTS.get(status.lower())
-        if action is None:
-            counted[status.lower() or "no status"] += 1
-            continue
-        counted[action] += 1
+    facts: list[RecipientFacts] = []
+    counted: Counter = Counter()
+    for rowno, row, status, action in _failing(rows, "status", counted):
         column = "recipientaddress" if "recipientaddress" in row else "recipient"
         facts.append(_facts("message trace", rowno, recipient=row.get(column), action=action, reply=None,
                             text=f"message trace status: {status}", remote=row.get("toip") or None, reporting=None,
                             mta="exchange-online",
                             fields={"recipient": column, "action": f"Status {status}",
                                     **({"remote_mta": "ToIP"} if row.get("toip") else {})}))
+    counted.update(f.action for f in facts)
     return facts, counted
 
 
-def _trace_detail(rows: Rows, form: str = "message trace detail") -> Reading:
+#: A reply quoted anywhere in a trace detail ("... 550 5.1.10 ..."), when no LED= holds it.
+_REPLY_IN_TEXT = re.compile(r"\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*")
+
+
+def _trace_detail(rows: Rows) -> Reading:
     """``Get-MessageTraceDetail`` events: a Fail or Defer event with its Detail (the reason)."""
-    facts, counted = [], Counter()
-    for rowno, row in rows:
-        event = (row.get("event") or "").strip().lower()
-        action = FAILED_EVENTS.get(event)
-        if action is None:
-            counted[event or "no event"] += 1
-            continue
+    facts: list[RecipientFacts] = []
+    counted: Counter = Counter()
+    for rowno, row, event, action in _failing(rows, "event", counted):
         detail = row.get("detail") or ""
-        text = _reply_text(detail)
-        reply = parse_reply(text) or next(iter(_replies_in(detail)), None)
+        quoted = _REPLY_IN_TEXT.search(detail)
+        reply = parse_reply(_reply_text(detail)) or (parse_reply(quoted.group(0)) if quoted else None)
         fqdn = _FQDN.search(detail)
-        counted[action] += 1
-        facts.append(_facts(form, rowno, recipient=row.get("recipientaddress"), action=action, reply=reply,
-                            text=detail, remote=fqdn.group("fqdn").strip() if fqdn else None, reporting=None,
-                            mta="exchange-online",
+        facts.append(_facts("message trace detail", rowno, recipient=row.get("recipientaddress"), action=action,
+                            reply=reply, text=detail, remote=fqdn.group("fqdn").strip() if fqdn else None,
+                            reporting=None, mta="exchange-online",
                             fields={"recipient": "RecipientAddress", "action": f"Event {event.capitalize()}",
                                     **({"reply": "Detail"} if reply else {})}))
+    counted.update(f.action for f in facts)
     return facts, counted
-
-
-def _replies_in(text: str) -> list[Reply]:
-    found = re.search(r"\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*", text)
-    reply = parse_reply(found.group(0)) if found else None
-    return [reply] if reply else []
 
 
 #: Each table form: its name, the columns that identify it (all of one alternative), and its reader.
@@ -268,7 +267,7 @@ def read_trace_detail(text: str) -> tuple[str, list[RecipientFacts], Counter]:
             if line.strip():
                 cells = [line[a:b].strip() for a, b in zip(starts, starts[1:] + [len(line)])]
                 rows.append((rowno, {"recipientaddress": recipient or "", **dict(zip(names, cells))}))
-        return "message trace detail", *_trace_detail(rows, "message trace detail")
+        return "message trace detail", *_trace_detail(rows)
     block: dict[str, str] = {}
     last = None
     for line in lines + [""]:
@@ -282,4 +281,4 @@ def read_trace_detail(text: str) -> tuple[str, list[RecipientFacts], Counter]:
             block.setdefault("recipientaddress", recipient or "")
             rows.append((len(rows) + 1, block))
             block, last = {}, None
-    return "message trace detail", *_trace_detail(rows, "message trace detail")
+    return "message trace detail", *_trace_detail(rows)
