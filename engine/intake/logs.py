@@ -89,6 +89,8 @@ def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, sta
     fact came from (fact -> the log's own name for the field). No MTA family is set: the
     vocabulary's families are told apart by signs in a bounce, which a log line does not carry."""
     where = f"{form} line {lineno}"
+    if status is None and reply and reply.status and "reply" in fields:
+        fields = {**fields, "status": fields["reply"]}
     return RecipientFacts(
         recipient=clean_address(recipient) or recipient or None, action=action,
         status=status or (reply.status if reply else None), reply_code=reply.code if reply else None,

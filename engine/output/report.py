@@ -27,7 +27,7 @@ def _what(r: RecipientDiagnosis) -> list[str]:
         f"hard bounce: {hard}",
         f"  recipient type: {r.recipient_type or 'not revealed by the NDR'}",
         f"  who must act: {ROLE_TEXT.get(r.role or '', 'undecided')}",
-    ]
+    ] + ([f"  the NDR was in: {r.language} (this report is in English)"] if r.language else [])
 
 
 def render_report(d: Diagnosis) -> str:
@@ -103,7 +103,7 @@ def render_trace(d: Diagnosis) -> str:
         named = f"   ({f.origin['recipient']})" if r.recipient and f.origin.get("recipient") else ""
         out += ["", f"Recipient {r.recipient or '(not named)'}{named}", "  facts:"]
         for name in ("status", "reply_code", "token", "command", "action", "mta", "remote_mta", "reporting_mta",
-                     "kind"):
+                     "kind", "language"):
             value = getattr(f, name)
             if value not in (None, ""):
                 where = f.origin.get(name) or f.origin.get("reply" if name in ("reply_code", "token") else "", "")
