@@ -259,3 +259,28 @@ def test_crafted_log_lines_are_read_in_linear_time():
     for line in lines:
         read_log("\n".join([line[:8192]] * 200) + "\n")
     assert time.monotonic() - started < 10
+
+
+def test_a_recipient_retried_then_bounced_is_one_record_with_its_latest_state():
+    line = ("{date} mx1 postfix/smtp[2347]: {qid}: to=<{rcpt}>, relay=none, delay=30, delays=0/0/30/0, dsn={dsn}, "
+            "status={status} ({text})")
+    timeout = "connect to mx.example.com[203.0.113.9]:25: Connection timed out"
+    text = "\n".join([
+        line.format(date="Nov 29 09:12:05", qid="7A8B9C0D1E", rcpt="ops@example.com", dsn="4.4.1", status="deferred", text=timeout),
+        line.format(date="Nov 29 09:12:06", qid="1111111111", rcpt="other@example.com", dsn="4.4.1", status="deferred", text=timeout),
+        line.format(date="Nov 30 09:12:05", qid="7A8B9C0D1E", rcpt="ops@example.com", dsn="4.4.1", status="deferred", text=timeout),
+        line.format(date="Dec  4 09:12:05", qid="7A8B9C0D1E", rcpt="ops@example.com", dsn="4.4.7", status="bounced",
+                    text="delivery temporarily suspended: " + timeout)]) + "\n"
+    d = diagnose(text)
+    assert [(r.recipient, r.action, r.status) for r in d.recipients] == [("ops@example.com", "failed", "4.4.7"),
+                                                                        ("other@example.com", "delayed", "4.4.1")]
+    assert d.recipients[0].facts.origin["action"] == "Postfix log line 4: status=bounced"
+    assert d.found == ["Postfix log (3 delayed, 1 failed)"]  # lines, by outcome
+
+
+def test_a_tracking_log_defer_then_fail_of_one_message_is_one_record():
+    head = "event_id,internal_message_id,recipient_address,recipient_status,server_hostname\n"
+    rows = ('DEFER,42,kim.park@fabrikam.com,"451 4.4.0 Primary target IP address responded with: 421 4.4.2 Connection dropped",EX02\n'
+            "FAIL,42,kim.park@fabrikam.com,550 5.4.300 Message expired,EX02\n")
+    (r,) = diagnose(head + rows).recipients
+    assert (r.action, r.status, r.reply_code) == ("failed", "5.4.300", 550)

@@ -50,7 +50,7 @@ EXIM_SMTP_ERROR = re.compile(r"SMTP error from remote mail(?: server)? after (?:
 EXIM_HOST = re.compile(r"\bH=(?P<host>\S+)(?: \[(?P<ip>[^\]]*)\])?")
 
 #: Sendmail: "sendmail[1234]: 2ATC1x001234: to=<a@b>, delay=..., relay=h. [ip], dsn=5.1.1, stat=User unknown"
-SENDMAIL_LINE = re.compile(_SYSLOG + r"(?:sendmail|sm-mta)\[\d+\]: \w+: to=")
+SENDMAIL_LINE = re.compile(_SYSLOG + r"(?:sendmail|sm-mta)\[\d+\]: (?P<qid>\w+): to=")
 #: Where the recipient list of a Sendmail line ends: the first field after it.
 SENDMAIL_AFTER_TO = re.compile(r", (?:ctladdr|delay|xdelay|mailer|pri|relay|dsn)=")
 _FIELD = re.compile(r"\b(?P<key>relay|dsn|mailer)=(?P<value>[^,]*)")
@@ -78,8 +78,8 @@ def _status(text: Optional[str]) -> Optional[str]:
 
 
 #: What one log line says: None (not a delivery line), an outcome to count ("sent"), or
-#: the facts of the failed / deferred recipients it reports.
-Line = Union[None, str, list[RecipientFacts]]
+#: the failed / deferred recipients it reports, each with its message's queue id (None: none).
+Line = Union[None, str, list[tuple[Optional[str], RecipientFacts]]]
 
 
 def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, status: Optional[str],
@@ -125,17 +125,18 @@ def postfix_line(line: str, lineno: int) -> Line:
         status = _status(fields.get("dsn"))
         if status:
             where["status"] = "dsn="
-        return [_facts("Postfix log", lineno, recipient=m.group("rcpt"),
-                       action="delayed" if word == "deferred" else "failed", status=status, reply=reply,
-                       diagnostic=text, command=command, remote=remote, reporting=m.group("host"),
-                       fields=where)]
+        return [(m.group("qid"), _facts("Postfix log", lineno, recipient=m.group("rcpt"),
+                                        action="delayed" if word == "deferred" else "failed", status=status,
+                                        reply=reply, diagnostic=text, command=command, remote=remote,
+                                        reporting=m.group("host"), fields=where))]
     m = POSTFIX_REJECT.match(line)
     if m:
         reply = parse_reply(m.group("text"))
-        return [_facts("Postfix log", lineno, recipient=m.group("rcpt"), action=_action(reply), status=None,
-                       reply=reply, diagnostic=m.group("text"), command=_stage(m.group("stage")), remote=None,
-                       reporting=m.group("host"),
-                       fields={"recipient": "to=", "reply": "reject:", "command": f"reject: {m.group('stage')}"})]
+        return [(None, _facts("Postfix log", lineno, recipient=m.group("rcpt"), action=_action(reply), status=None,
+                              reply=reply, diagnostic=m.group("text"), command=_stage(m.group("stage")), remote=None,
+                              reporting=m.group("host"),
+                              fields={"recipient": "to=", "reply": "reject:",
+                                      "command": f"reject: {m.group('stage')}"}))]
     return None
 
 
@@ -157,9 +158,11 @@ def exim_line(line: str, lineno: int) -> Line:
         where.update(reply="SMTP error from remote mail server", command=f"after {err.group('stage')}")
     if host:
         where["remote_mta"] = "H="
-    return [_facts("Exim main log", lineno, recipient=m.group("rcpt"), action="delayed" if flag == "==" else "failed",
-                   status=None if reply else _status(text), reply=reply, diagnostic=text, command=command,
-                   remote=host.group("host") if host else None, reporting=None, fields=where)]
+    return [(m.group("id"), _facts("Exim main log", lineno, recipient=m.group("rcpt"),
+                                   action="delayed" if flag == "==" else "failed",
+                                   status=None if reply else _status(text), reply=reply, diagnostic=text,
+                                   command=command, remote=host.group("host") if host else None, reporting=None,
+                                   fields=where))]
 
 
 def sendmail_line(line: str, lineno: int) -> Line:
@@ -182,8 +185,9 @@ def sendmail_line(line: str, lineno: int) -> Line:
     action = "delayed" if stat.lower().startswith("deferred") or (status or "").startswith("4") else "failed"
     where = {"recipient": "to=", "action": "stat=", **({"status": "dsn="} if status else {}),
              **({"remote_mta": "relay="} if remote else {}), **({"reply": "stat="} if reply else {})}
-    return [_facts("Sendmail log", lineno, recipient=r, action=action, status=status, reply=reply, diagnostic=stat,
-                   command=None, remote=remote, reporting=head.group("host"), fields=where)
+    return [(head.group("qid"), _facts("Sendmail log", lineno, recipient=r, action=action, status=status,
+                                       reply=reply, diagnostic=stat, command=None, remote=remote,
+                                       reporting=head.group("host"), fields=where))
             for r in recipients]
 
 
@@ -207,9 +211,13 @@ def looks_like_log(lines: Iterable[str]) -> bool:
 
 
 def read_log(text: str) -> tuple[str, list[RecipientFacts], Counter[str]]:
-    """The logs a log excerpt holds (by name), every failed or deferred recipient in line order,
-    and the lines counted by outcome (delivered lines yield no fact)."""
+    """The logs a log excerpt holds (by name), every failed or deferred recipient in the order
+    of its first line, and the lines counted by outcome (delivered lines yield no fact).
+
+    A recipient of one queued message logged again (deferred, retried, then bounced) is one
+    recipient: its latest line decides, in the place of its first."""
     facts: list[RecipientFacts] = []
+    at: dict[tuple[str, str, Optional[str]], int] = {}
     counted: Counter[str] = Counter()
     names: dict[str, None] = {}
     for lineno, line in enumerate(text.splitlines(), 1):
@@ -221,8 +229,15 @@ def read_log(text: str) -> tuple[str, list[RecipientFacts], Counter[str]]:
             names[name] = None
             if isinstance(got, str):
                 counted[got] += 1
-            else:
-                counted[got[0].action or "failed"] += len(got)
-                facts.extend(got)
+                break
+            for qid, fact in got:
+                counted[fact.action or "failed"] += 1
+                key = (name, qid, fact.recipient) if qid else None
+                if key in at:
+                    facts[at[key]] = fact
+                else:
+                    if key:
+                        at[key] = len(facts)
+                    facts.append(fact)
             break
     return " and ".join(names) or "MTA log", facts, counted

@@ -89,9 +89,13 @@ def _tracking(form: str, mta: str) -> Callable[[Rows], Reading]:
     """Rows with an event per recipient: tracking logs, the extended report, Get-MessageTrackingLog."""
 
     def read(rows: Rows) -> Reading:
+        """A recipient of one message with several rows (DEFER, then FAIL) is one recipient: its
+        latest row decides, in the place of its first."""
         facts: list[RecipientFacts] = []
+        at: dict[tuple[str, Optional[str]], int] = {}
         counted: Counter = Counter()
         for rowno, row, event, action in _failing(rows, "eventid", counted):
+            message = row.get("internalmessageid") or row.get("messageid") or ""
             column = "recipientaddress" if "recipientaddress" in row else "recipients"
             recipients = [a for a in re.split(r"[;,\s]+", row.get(column, "")) if "@" in a] or [None]
             status = row.get("recipientstatus", "")
@@ -100,12 +104,18 @@ def _tracking(form: str, mta: str) -> Callable[[Rows], Reading]:
             for n, rcpt in enumerate(recipients):
                 text = _reply_text(statuses[n] if len(statuses) == len(recipients) else statuses[0])
                 reply = parse_reply(text)
-                facts.append(_facts(form, rowno, recipient=rcpt, action=action, reply=reply, text=text,
-                                    remote=fqdn.group("fqdn").strip() if fqdn else None,
-                                    reporting=row.get("serverhostname") or None, mta=mta,
-                                    fields={"recipient": column, "action": f"event {event.upper()}",
-                                            **({"reply": "recipient status"} if reply else {})}))
-        counted.update(f.action for f in facts)
+                fact = _facts(form, rowno, recipient=rcpt, action=action, reply=reply, text=text,
+                              remote=fqdn.group("fqdn").strip() if fqdn else None,
+                              reporting=row.get("serverhostname") or None, mta=mta,
+                              fields={"recipient": column, "action": f"event {event.upper()}",
+                                      **({"reply": "recipient status"} if reply else {})})
+                counted[action] += 1
+                key = (message, fact.recipient)
+                if message and key in at:
+                    facts[at[key]] = fact
+                else:
+                    at.setdefault(key, len(facts))
+                    facts.append(fact)
         return facts, counted
 
     return read
