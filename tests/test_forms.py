@@ -55,6 +55,20 @@ def test_the_german_ndr_of_the_issue_names_its_recipient():
     assert (r.recipient, r.status, r.reply_code, r.language) == ("jonas.weber@contoso.com", "5.1.10", 550, "de")
 
 
+@pytest.mark.parametrize("reply, status, reason", [
+    ("550 Benutzer unbekannt", "5.1.1", "userunknown"), ("550 Utilisateur inconnu", "5.1.1", "userunknown"),
+    ("550 Usuario desconocido", "5.1.1", "userunknown"), ("550 Utente sconosciuto", "5.1.1", "userunknown"),
+    ("550 Onbekende gebruiker", "5.1.1", "userunknown"), ("550 Usuário desconhecido", "5.1.1", "userunknown"),
+    ("550 Nieznany użytkownik", "5.1.1", "userunknown"), ("550 Пользователь не найден", "5.1.1", "userunknown"),
+    ("550 ユーザーが見つかりません", "5.1.1", "userunknown"), ("550 用户不存在", "5.1.1", "userunknown"),
+    ("552 Postfach voll", "5.2.2", "mailboxfull"), ("452 Почтовый ящик переполнен", "4.2.2", "mailboxfull"),
+    ("552 邮箱已满", "5.2.2", "mailboxfull"), ("452 Buzón lleno", "4.2.2", "mailboxfull"),
+])
+def test_non_english_mta_wording_gives_the_status_and_reason(reply, status, reason):
+    (r,) = diagnose(reply).recipients
+    assert (r.status, r.reason) == (status, reason)
+
+
 def test_an_english_ndr_has_no_language():
     (r,) = diagnose(CORPUS / "exchange" / "pasted-5.2.2-01.txt").recipients
     assert r.language is None
@@ -112,7 +126,7 @@ def test_exim_failures_deferrals_and_stages():
     d = diagnose(LOGS / "exim-mainlog-01.log")
     got = [(r.recipient, r.action, r.status, r.facts.command) for r in d.recipients]
     assert got == [("priya.nair@example.org", "failed", "5.1.1", "RCPT"), ("tom.lee@example.net", "delayed", "4.7.1", "RCPT"),
-                   ("sales@example.com", "failed", None, None), ("big.files@example.org", "failed", "5.3.4", "DATA")]
+                   ("sales@example.com", "failed", "5.1.2", None), ("big.files@example.org", "failed", "5.3.4", "DATA")]
     assert d.recipients[1].facts.origin["command"].endswith("after RCPT TO")
     assert d.recipients[1].permanent is False
 
