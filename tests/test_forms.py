@@ -102,7 +102,7 @@ def test_postfix_facts_say_where_each_came_from():
     assert first.command == "RCPT" and first.remote_mta == "mx.example.org" and first.reporting_mta == "mx1"
     assert first.origin["status"] == "Postfix log line 3: dsn="
     assert first.origin["command"] == "Postfix log line 3: (in reply to RCPT TO command)"
-    assert first.mta is None  # no family sign in a log line; found names the log
+    assert first.mta == "postfix" and d.mta == "postfix"
     assert d.found == ["Postfix log (1 delayed, 4 failed, 1 sent)"]
     local = d.recipients[3].facts
     assert "cannot update mailbox" in local.diagnostic and local.remote_mta is None

@@ -77,6 +77,10 @@ def _status(text: Optional[str]) -> Optional[str]:
     return found.group(0) if found else None
 
 
+#: The vocabulary's MTA family of each log.
+LOG_FAMILIES = {"Postfix log": "postfix", "Exim main log": "exim", "Sendmail log": "sendmail"}
+
+
 #: What one log line says: None (not a delivery line), an outcome to count ("sent"), or
 #: the failed / deferred recipients it reports, each with its message's queue id (None: none).
 Line = Union[None, str, list[tuple[Optional[str], RecipientFacts]]]
@@ -86,8 +90,7 @@ def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, sta
            reply: Optional[Reply], diagnostic: str, command: Optional[str], remote: Optional[str],
            reporting: Optional[str], fields: dict[str, str]) -> RecipientFacts:
     """One failed or deferred recipient read from line ``lineno``; ``fields`` names where each
-    fact came from (fact -> the log's own name for the field). No MTA family is set: the
-    vocabulary's families are told apart by signs in a bounce, which a log line does not carry."""
+    fact came from (fact -> the log's own name for the field). The MTA family is the log's."""
     where = f"{form} line {lineno}"
     if status is None and reply and reply.status and "reply" in fields:
         fields = {**fields, "status": fields["reply"]}
@@ -95,7 +98,7 @@ def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, sta
         recipient=clean_address(recipient) or recipient or None, action=action,
         status=status or (reply.status if reply else None), reply_code=reply.code if reply else None,
         token=reply.token if reply else None, diagnostic=" ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS],
-        command=command, remote_mta=remote, reporting_mta=reporting,
+        command=command, remote_mta=remote, reporting_mta=reporting, mta=LOG_FAMILIES[form],
         origin={k: f"{where}: {v}" for k, v in fields.items()})
 
 
