@@ -32,19 +32,23 @@ def _shared_diagnoser(sources):  # type: ignore[no-untyped-def]
 
 
 def diagnose(source, *, source_name: Optional[str] = None,  # type: ignore[no-untyped-def]
-             recipient_type: Optional[str] = None) -> Diagnosis:
-    """Diagnose one bounce: a path, ``str``/``bytes`` (message, pasted NDR text or one reply
-    line) or an ``email.message.Message``.  Unreadable input gives a diagnosis whose
-    ``error`` says what could not be read; it never raises for bad input.  A broken or
-    incompatible installed pack raises :class:`PackError` (a configuration problem).
+             recipient_type: Optional[str] = None, input_format: Optional[str] = None) -> Diagnosis:
+    """Diagnose one bounce: a path, ``str``/``bytes`` (message, pasted NDR text, one reply
+    line, MTA log lines, a message-trace export or tracking log, Get-MessageTraceDetail text)
+    or an ``email.message.Message``; which of these it is, is sniffed (``input_format``:
+    ``message``, ``text``, ``log``, ``table`` or ``trace-detail`` overrides).  Unreadable input
+    gives a diagnosis whose ``error`` says what could not be read; it never raises for bad
+    input.  A broken or incompatible installed pack raises :class:`PackError` (a configuration problem).
     ``recipient_type`` (one of ``ndrkb.vocabulary.RECIPIENT_TYPES``; else :class:`ValueError`)
     narrows the remediation to that kind of recipient when the NDR does not reveal it."""
     name = source_name if source_name is not None else _name_of(source)
-    return default_diagnoser().diagnose(source, name=name, recipient_type=recipient_type)
+    return default_diagnoser().diagnose(source, name=name, recipient_type=recipient_type, input_format=input_format)
 
 
 def classify(sources: Iterable[str], **options) -> Iterator[BatchRecord]:  # type: ignore[no-untyped-def]
-    """Yield batch records (docs/records.md), lazily, for files, folders, mboxes and Maildirs."""
+    """Yield batch records (docs/records.md), lazily, for files, folders, mboxes and Maildirs (and
+    logs and message traces: one record per failed or deferred recipient); ``input_format`` as
+    for :func:`diagnose`."""
     from .run.batch import classify_records
 
     yield from classify_records(sources, **options)

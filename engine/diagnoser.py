@@ -6,16 +6,15 @@ which reaches the same conclusions (:func:`conclusions`) without the explanation
 """
 from __future__ import annotations
 
-import email.message
 import logging
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping, Optional
 
 from . import limits
 from .errors import InputError
 from .facts.extract import extract, original_message
 from .facts.feedback import feedback_facts, is_feedback
 from .rules.inference import Inference, Outcome, trace_steps
-from .intake.message import InputText, Source, read_source
+from .intake.message import InputRecords, Read, Source, read_source
 from .intake.parts import Parts, dissect
 from .models import (BatchRecord, CauseInfo, Diagnosis, RecipientDiagnosis, RecipientFacts,
                      Remediation, message_fields, recipient_fields)
@@ -42,17 +41,19 @@ class Diagnoser:
         self.inference = Inference(self.packs, memoize=memoize)
 
     def diagnose(self, source: Source, name: Optional[str] = None, index: int = 0,
-                 recipient_type: Optional[str] = None, place: Mapping[str, Any] = {}) -> Diagnosis:
+                 recipient_type: Optional[str] = None, place: Mapping[str, Any] = {},
+                 input_format: Optional[str] = None) -> Diagnosis:
         """Read one input (a path, ``str``, ``bytes`` or message) and diagnose it; input that
         cannot be read, or is not diagnosed within ``limits.MESSAGE_TIMEOUT_SECONDS`` (in the
         main thread, where the timer can interrupt it), gives a diagnosis whose ``error`` says
         why. ``recipient_type``: as for :meth:`diagnose_message`; ``place``: where the message
-        was found (``file``, ``mbox_offset``, ``maildir_key``)."""
+        was found (``file``, ``mbox_offset``, ``maildir_key``); ``input_format`` says what the
+        input is instead of sniffing it."""
         check_recipient_type(recipient_type)
         try:
             with time_bound(limits.MESSAGE_TIMEOUT_SECONDS):
                 try:
-                    msg = read_source(source)
+                    msg = read_source(source, input_format)
                 except InputError as exc:
                     return Diagnosis(source=name, index=index, **place, error=str(exc))
                 return self.diagnose_message(msg, source=name, index=index, recipient_type=recipient_type,
@@ -61,7 +62,7 @@ class Diagnoser:
             return Diagnosis(source=name, index=index, **place,
                              error=f"time bound exceeded: not diagnosed within {limits.MESSAGE_TIMEOUT_SECONDS:g} s")
 
-    def diagnose_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+    def diagnose_message(self, msg: Read, source: Optional[str] = None,
                          index: int = 0, recipient_type: Optional[str] = None,
                          place: Mapping[str, Any] = {}) -> Diagnosis:
         """Diagnose one message (or pasted text); unreadable input gives an error diagnosis.
@@ -73,7 +74,7 @@ class Diagnoser:
             diagnosis.recipients = [self.diagnose_facts(f, recipient_type) for f in facts]
         return diagnosis
 
-    def classify_message(self, msg: Union[email.message.Message, InputText], source: Optional[str] = None,
+    def classify_message(self, msg: Read, source: Optional[str] = None,
                          index: int = 0, place: Mapping[str, Any] = {}) -> list[BatchRecord]:
         """The batch records of one message: what :meth:`diagnose_message` concludes, without
         building the explanation and remediation that a record leaves out."""
@@ -84,10 +85,16 @@ class Diagnoser:
         return [BatchRecord(**message, **recipient_fields(f), **conclusions(f, self.inference.run(f)))
                 for f in facts]
 
-    def _read(self, msg: Union[email.message.Message, InputText], diagnosis: Diagnosis) \
-            -> tuple[Diagnosis, list[RecipientFacts]]:
+    def _read(self, msg: Read, diagnosis: Diagnosis) -> tuple[Diagnosis, list[RecipientFacts]]:
         """The recipient facts of a message, and ``diagnosis`` filled with what the message says
         about itself (or with the error when nothing can be diagnosed)."""
+        if isinstance(msg, InputRecords):  # a log or trace: its recipients are listed, not reported
+            diagnosis.found = [msg.summary()]
+            if not msg.facts:
+                diagnosis.error = f"no failed or deferred recipient in the {msg.summary()}"
+                return diagnosis, []
+            diagnosis.mta = msg.facts[0].mta
+            return diagnosis, list(msg.facts)
         try:
             parts = dissect(msg)
             facts, reporting, mta = extract(parts)
@@ -135,7 +142,7 @@ class Diagnoser:
             sender_advice=causes[0].sender_advice if causes else "", remediation=remediation,
             recipient_types_covered=covered, notes=notes,
             explanation=trace_steps(outcome.steps, outcome.decided_by), decided_by=dict(outcome.decided_by),
-            facts=facts,
+            facts=facts, language=facts.language,
         )
 
     def _causes(self, outcome: Outcome, rtype: Optional[str], fill: Callable[[str], str]) -> list[CauseInfo]:

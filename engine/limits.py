@@ -26,6 +26,9 @@ MAX_TEXT_CHARS = 256 * 1024
 MAX_DIAGNOSTIC_CHARS = 4096
 #: Recipients reported per message at most.
 MAX_RECIPIENTS = 1000
+#: Recipients reported per log excerpt or message trace at most (one per failed line or row;
+#: an 8 MiB log holds about 30,000 delivery lines).
+MAX_LISTED = 50_000
 #: Characters of one line handed to a grammar.
 MAX_LINE_CHARS = 8192
 #: Some layout terminals backtrack on long lines: a text line is classified by its first

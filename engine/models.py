@@ -31,6 +31,8 @@ class RecipientFacts(BaseModel):
     kind: Kind = "bounce"
     feedback_type: Optional[str] = None
     origin: dict[str, str] = Field(default_factory=dict, description="field -> where in the input it was read")
+    language: Optional[str] = Field(None, description="language of a localized NDR's text (de, fr, ja, ...); "
+                                                      "None for English or when no localized line was read")
 
 
 class Remediation(BaseModel):
@@ -101,6 +103,7 @@ class RecipientDiagnosis(BaseModel):
     explanation: list[TraceStep] = Field(default_factory=list)
     decided_by: dict[str, str] = Field(default_factory=dict, description="conclusion -> rule that decided it")
     facts: RecipientFacts
+    language: Optional[str] = Field(None, description="language the NDR was written in, when not English")
 
 
 class OriginalMessage(BaseModel):
@@ -141,7 +144,8 @@ class BatchRecord(BaseModel):
 
     The fields, in this order, are the JSON Lines keys and the CSV columns
     (:data:`RECORD_FIELDS`). The first fifteen, ``source`` to ``error``, are the stable core
-    (names, order and meaning never change); the fields after them were added later.
+    (names, order and meaning never change); the fields after them were added later
+    (``language``: the language of a localized NDR).
     """
 
     source: Optional[str] = Field(None, description="the input path given (the mbox or Maildir folder for a "
@@ -180,6 +184,8 @@ class BatchRecord(BaseModel):
     mbox_offset: Optional[int] = Field(None, description="byte offset in its mbox file where the message starts "
                                                          "(after its From_ line)")
     maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
+    language: Optional[str] = Field(None, description="the language of a localized NDR (de, fr, ja, ...); null "
+                                                      "for English or unknown")
 
     def row(self) -> tuple:
         """The values in ``RECORD_FIELDS`` order: how records cross process boundaries."""
@@ -220,7 +226,7 @@ def recipient_fields(f: RecipientFacts) -> dict[str, Any]:
     """The record fields read from one recipient's facts (beside what the rules concluded)."""
     return dict(recipient_domain=domain_of(f.recipient), diagnostic=f.diagnostic or None,
                 reporting_mta=f.reporting_mta, remote_mta=f.remote_mta, command=f.command,
-                feedback_type=f.feedback_type)
+                feedback_type=f.feedback_type, language=f.language)
 
 
 def domain_of(address: Optional[str]) -> Optional[str]:

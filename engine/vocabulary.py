@@ -121,6 +121,17 @@ class MtaFamily(NamedTuple):
                                               # transcript beside it gives only the stage
 
 
+#: Languages of localized NDRs: the last name part of a localized line kind
+#: (``grammar/ndr_text.lark``, e.g. ``RCPT_EXO_DE``) -> the language tag a record gives.
+NDR_LANGUAGES: dict[str, str] = {"DE": "de", "FR": "fr", "ES": "es", "IT": "it", "NL": "nl", "PT": "pt-BR",
+                                 "PL": "pl", "RU": "ru", "JA": "ja", "ZH": "zh-CN"}
+
+
+def localized(*kinds: str) -> tuple[str, ...]:
+    """The localized line kinds of these layout kinds, in every language."""
+    return tuple(f"{kind}_{suffix}" for kind in kinds for suffix in NDR_LANGUAGES)
+
+
 #: Reporting-system families, in detection order: the first whose sign is present wins
 #: (providers before the MTA software they may run; Sendmail last, as its transcript
 #: heading is quoted by others).  Packs name these in ``when.mta`` / ``when.not_mta``;
@@ -134,7 +145,8 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "exchange": MtaFamily(
         "Exchange Server (on-premises)",
         headers=("x-ms-exchange-message-is-ndr",),
-        line_kinds=("SECTION_EXO_LEGACY", "SECTION_EXO_DIAG", "SERVER_EXO_LEGACY", "REPLY_EXO_REMOTE")),
+        line_kinds=("SECTION_EXO_LEGACY", "SECTION_EXO_DIAG", "SERVER_EXO_LEGACY", "REPLY_EXO_REMOTE",
+                    *localized("SECTION_EXO", "SERVER_EXO", "REPLY_EXO"))),
     "exchange-legacy": MtaFamily(
         "Exchange 5.5-2003 and its Internet Mail Service",
         header_values=(("x-mailer", "internet mail service ("),),

@@ -71,13 +71,14 @@ def test_classify_writes_records_and_error_records(run, tmp_path):
     assert lines[0]["status"] == "5.7.133" and lines[0]["error"] is None
     assert lines[1]["error"] and lines[1]["status"] is None
     assert list(lines[0])[:15] == CORE_FIELDS  # the stable core first, in its order; new fields after it
+    assert "language" in lines[0]
 
 
 def test_classify_csv_has_the_same_columns(run, tmp_path):
     (tmp_path / "a.txt").write_text(LINE + "\n")
     res = run("classify", "--format", "csv", str(tmp_path))
     header = res.stdout.splitlines()[0].split(",")
-    assert header[:15] == CORE_FIELDS
+    assert header[:15] == CORE_FIELDS and header[-1] == "language"
 
 
 def test_schema_commands(run):

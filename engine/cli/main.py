@@ -17,10 +17,12 @@ from .. import __version__
 from ..vocabulary import RECIPIENT_TYPES
 from . import report
 from .serve import serve
-from .options import format_option, load_diagnoser, output_option, pack_option, verbose_option
+from .options import (format_option, input_format_option, load_diagnoser, output_option, pack_option,
+                      verbose_option)
 
 
-def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None) -> Iterator:
+def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None,
+               input_format: str = "auto") -> Iterator:
     """The diagnosis of every message in PATH (a file, an mbox, a Maildir, or - for stdin), in order."""
     from ..intake.containers import iter_units, read_unit
     from ..models import Diagnosis
@@ -41,7 +43,7 @@ def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str]
         else:
             source = read_unit(unit) if unit.path is None or unit.span else Path(unit.path)
             yield diagnoser.diagnose(source, name=unit.source, index=unit.index, recipient_type=recipient_type,
-                                     place=unit.place())
+                                     place=unit.place(), input_format=input_format)
     if empty:
         raise click.ClickException(empty[0])
 
@@ -52,13 +54,14 @@ def _is_maildir(path: str) -> bool:
     return is_maildir(Path(path))
 
 
-def _each(path: str, packs: tuple[Path, ...], render: Callable, recipient_type: Optional[str] = None) -> None:
+def _each(path: str, packs: tuple[Path, ...], render: Callable, recipient_type: Optional[str] = None,
+          input_format: str = "auto") -> None:
     """Print ``render(diagnosis, total)`` for every message of PATH; exit 1 when none was diagnosed."""
     from ..intake.containers import count_messages
 
     total = count_messages([path])
     ok = False
-    for d in _diagnoses(path, packs, recipient_type):
+    for d in _diagnoses(path, packs, recipient_type, input_format):
         _emit(render(d, total))
         ok = ok or d.ok
     if not ok:
@@ -109,9 +112,12 @@ def main() -> None:
 @click.option("--steps", is_flag=True,
               help="Show the admin-center steps and notes of every fix (shown anyway when the fixes do not "
                    "depend on the recipient's type).")
+@input_format_option
 @pack_option
-def diagnose(path: str, as_json: bool, recipient_type: Optional[str], steps: bool, packs: tuple[Path, ...]) -> None:
-    """Diagnose a bounce: an .eml, pasted NDR text or one SMTP reply line (PATH, or - for stdin).
+def diagnose(path: str, as_json: bool, recipient_type: Optional[str], steps: bool, input_format: str,
+             packs: tuple[Path, ...]) -> None:
+    """Diagnose a bounce: an .eml, pasted NDR text, one SMTP reply line, MTA log lines, a
+    message-trace export or Get-MessageTraceDetail text (PATH, or - for stdin).
 
     An mbox or a Maildir gives every message's diagnosis, each headed by its place.
     """
@@ -119,13 +125,14 @@ def diagnose(path: str, as_json: bool, recipient_type: Optional[str], steps: boo
 
     width = terminal_width()
     _each(path, packs, lambda d, total: d.model_dump_json() + "\n" if as_json
-          else render_report(d, total=total, width=width, steps=steps or None), recipient_type)
+          else render_report(d, total=total, width=width, steps=steps or None), recipient_type, input_format)
 
 
 @main.command(epilog=DIAGNOSE_EXIT)
 @click.argument("path")
+@input_format_option
 @pack_option
-def explain(path: str, packs: tuple[Path, ...]) -> None:
+def explain(path: str, input_format: str, packs: tuple[Path, ...]) -> None:
     """Print the full explanation: facts read and every rule fired, with matches and sources.
 
     An mbox or a Maildir gives every message's explanation, each headed by its place.
@@ -133,7 +140,7 @@ def explain(path: str, packs: tuple[Path, ...]) -> None:
     from ..output.report import render_trace, terminal_width
 
     width = terminal_width()
-    _each(path, packs, lambda d, total: render_trace(d, total=total, width=width))
+    _each(path, packs, lambda d, total: render_trace(d, total=total, width=width), input_format=input_format)
 
 
 @main.command(epilog="""\b
@@ -160,14 +167,17 @@ Exit status:
                    "which is written again) and go on after them, with the same inputs.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Also write an HTML report of the records here (as `ndrkb report` does).")
+@input_format_option
 @pack_option
 def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: Optional[int],
-             progress: Optional[bool], no_memo: bool, resume: bool, report_path: Optional[str],
+             progress: Optional[bool], no_memo: bool, resume: bool, report_path: Optional[str], input_format: str,
              packs: tuple[Path, ...]) -> None:
-    """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin).
+    """Classify bounces in files, folders (recursive), mboxes and Maildirs (- for stdin),
+    and MTA logs and message traces (one record per failed or deferred recipient).
 
     Folders are walked in name order; there, documentation and data files (.md, .rst,
-    .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped. Writes one batch record
+    .json, .jsonl, .csv, .toml, .yaml, .yml, .py) are skipped, except a .csv whose header
+    is a message-trace export or tracking log. Writes one batch record
     per recipient per message, in input order; a message that cannot be read (or breaks a parser, exceeds the time bound, or kills a worker)
     becomes an error record naming the cause, and the run goes on. So do named pipes,
     devices and folders that cannot be read: nothing is skipped without a record. The
@@ -203,7 +213,8 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
     stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done,
-                           empty=lambda problem: click.echo(f"Warning: {problem}", err=True))
+                           empty=lambda problem: click.echo(f"Warning: {problem}", err=True),
+                           input_format=input_format)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         for rows in stream:

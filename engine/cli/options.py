@@ -26,6 +26,17 @@ format_option = click.option(
     help="Output format: " + "; ".join(f"{name}: {cls.__doc__.splitlines()[0].rstrip('.')}"
                                        for name, cls in WRITERS.items()) + ".")
 
+def _input_formats() -> dict[str, str]:
+    from ..intake.message import INPUT_FORMATS
+
+    return INPUT_FORMATS
+
+
+input_format_option = click.option(
+    "--input-format", "input_format", type=click.Choice(list(_input_formats())), default="auto", show_default=True,
+    help="What the input is, instead of finding out: " + "; ".join(f"{k}: {v}" for k, v in _input_formats().items())
+         + ".")
+
 output_option = click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
     help="Write here instead of stdout.")

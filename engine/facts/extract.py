@@ -18,7 +18,7 @@ from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS, MAX_RECIPIENTS
 from ..models import OriginalMessage, RecipientFacts
 from ..read.stage import smtp_stage
 from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
-from ..vocabulary import MTA_FAMILIES
+from ..vocabulary import MTA_FAMILIES, NDR_LANGUAGES
 
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "original_message", "read_text"]
@@ -180,7 +180,9 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
         blocks = [b for b in _unnamed_recipients(parts, reading.general) if b.recipient]
     else:
         blocks = []
-    return [_freeze(b, reporting, mta) for b in blocks], reporting, mta
+    language = next((NDR_LANGUAGES[k.rsplit("_", 1)[1]] for k in sorted(reading.kinds)
+                     if k.rsplit("_", 1)[-1] in NDR_LANGUAGES), None)
+    return [_freeze(b, reporting, mta, language) for b in blocks], reporting, mta
 
 
 def _line_of(b: Block, reply: Optional[Reply]) -> str:
@@ -261,7 +263,7 @@ def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
             block.origin["recipient"] = other.origin.get("recipient", "text")
 
 
-def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> RecipientFacts:
+def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Optional[str]) -> RecipientFacts:
     reply = best_reply(b.replies)
     status = b.status
     origin = dict(b.origin)
@@ -288,7 +290,7 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str]) -> Recipient
         action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=command, remote_mta=b.remote_mta, reporting_mta=reporting,
-        mta=mta, origin=origin,
+        mta=mta, origin=origin, language=language,
     )
 
 

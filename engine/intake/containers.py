@@ -18,10 +18,11 @@ from typing import BinaryIO, Callable, Collection, Iterable, Iterator, NamedTupl
 from ..errors import InputError
 from ..limits import MAX_MESSAGE_BYTES, MAX_WALK_DEPTH
 from .message import read_file
-from .sniff import is_maildir, is_mbox, open_input, special_kind
+from .sniff import is_maildir, is_mbox, is_trace_table, open_input, special_kind
 
 #: In a folder walk, files with these endings are documentation or data, not messages
-#: (a file named on the command line is always read).
+#: (a file named on the command line is always read); a ``.csv`` whose header row is a
+#: message-trace export or tracking log is read all the same.
 NOT_MESSAGES = (".md", ".rst", ".json", ".jsonl", ".csv", ".toml", ".yaml", ".yml", ".py")
 
 
@@ -37,6 +38,7 @@ class Unit(NamedTuple):
     error: Optional[str] = None
     #: ``(offset, length)`` of the message in the mbox file ``path``
     span: Optional[tuple[int, int]] = None
+    form: Optional[str] = None  # --input-format: what the unit is, instead of sniffing it
     #: the message's key in its Maildir (``path`` is then its file)
     maildir_key: Optional[str] = None
 
@@ -125,13 +127,19 @@ def _walk(top: str, skip: Collection[FileId]) -> Iterator[tuple[str, str, str]]:
                 continue
             if stat.S_ISDIR(est.st_mode):
                 subfolders.append(entry.path)
-            elif entry.name.lower().endswith(NOT_MESSAGES) or (est.st_dev, est.st_ino) in skip:
+            elif (entry.name.lower().endswith(NOT_MESSAGES) and not _trace_table(entry.name, est.st_mode, entry.path)) \
+                    or (est.st_dev, est.st_ino) in skip:
                 continue
             elif (kind := special_kind(est.st_mode)) is not None:
                 yield "error", entry.path, f"not read: {entry.path} is {kind}, not a message file"
             else:
                 yield ("mbox" if is_mbox(Path(entry.path)) else "file"), entry.path, ""
         stack.extend((sub, depth + 1) for sub in reversed(subfolders))
+
+
+def _trace_table(name: str, mode: int, path: str) -> bool:
+    """A regular ``.csv`` file whose header row is a message-trace export or tracking log."""
+    return name.lower().endswith(".csv") and stat.S_ISREG(mode) and is_trace_table(Path(path))
 
 
 def iter_units(sources: Iterable[str], skip: Collection[FileId] = (),

@@ -1,5 +1,6 @@
-"""Sniffing: what an input is — a message, pasted text, binary or JSON data, an mbox, a Maildir —
-from its first bytes, before anything parses it."""
+"""Sniffing: what an input is — a message, pasted text, binary or JSON data, an mbox, a Maildir,
+MTA log lines, a message-trace table or trace-detail text — from its first bytes, before
+anything parses it."""
 from __future__ import annotations
 
 import json
@@ -10,6 +11,9 @@ from pathlib import Path
 from typing import BinaryIO, Optional, Union
 
 from ..errors import InputError
+
+from .logs import looks_like_log
+from .traces import looks_like_trace_detail, table_form, table_header
 
 _HEADER_LINE = re.compile(rb"^(?:From [^\n]*|[A-Za-z][A-Za-z0-9-]*:[^\n]*)$")
 _COMMON_HEADERS = {b"from", b"to", b"subject", b"date", b"received", b"return-path", b"message-id",
@@ -129,3 +133,32 @@ def is_maildir(path: Path) -> bool:
         return path.is_dir() and (path / "cur").is_dir() and (path / "new").is_dir()
     except OSError:  # a name too long, a loop: not a Maildir
         return False
+
+
+#: Bytes of an input looked at to tell which form it is.
+SNIFF_BYTES = 64 * 1024
+
+
+def input_form(data: bytes) -> Optional[str]:
+    """Which of the listing forms ``data`` is — ``log`` (Postfix, Exim, Sendmail lines), ``table``
+    (a message-trace export or tracking log) or ``trace-detail`` (``Get-MessageTraceDetail``
+    text) — or None for a message, pasted NDR text or a reply line."""
+    lines = data[:SNIFF_BYTES].decode("utf-8", "replace").lstrip("\ufeff").splitlines()[:-1 if len(data) > SNIFF_BYTES else None]
+    if looks_like_log(lines):
+        return "log"
+    if table_header(lines) is not None:
+        return "table"
+    if looks_like_trace_detail(lines):
+        return "trace-detail"
+    return None
+
+
+def is_trace_table(path: Path) -> bool:
+    """True for a file whose header row is a known message-trace export or tracking log."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    header = table_header(head.decode("utf-8", "replace").lstrip("\ufeff").splitlines())
+    return header is not None and table_form(header[1]) is not None

@@ -59,7 +59,7 @@ def _what(r: RecipientDiagnosis, width: int) -> list[str]:
                f"hard bounce: {hard}", width, hang="  "),
         f"  recipient type: {r.recipient_type or 'not revealed by the NDR'}",
         f"  who must act: {ROLE_TEXT.get(r.role or '', 'undecided')}",
-    ]
+    ] + ([f"  the NDR was in: {r.language} (this report is in English)"] if r.language else [])
 
 
 def _by_type(remediation: list[Remediation]) -> list[tuple[tuple[str, ...], list[Remediation]]]:
@@ -178,7 +178,7 @@ def render_trace(d: Diagnosis, total: Optional[int] = None, width: int = WIDTH) 
         named = f"   ({f.origin['recipient']})" if r.recipient and f.origin.get("recipient") else ""
         out += ["", f"Recipient {r.recipient or '(not named)'}{named}", "  facts:"]
         for name in ("status", "reply_code", "token", "command", "action", "mta", "remote_mta", "reporting_mta",
-                     "kind"):
+                     "kind", "language"):
             value = getattr(f, name)
             if value not in (None, ""):
                 where = f.origin.get(name) or f.origin.get("reply" if name in ("reply_code", "token") else "", "")

@@ -46,7 +46,8 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                 msg: object = InputError(unit.error)
             else:
                 try:
-                    msg = from_bytes(read_unit(unit)) if unit.path is None or unit.span else read_source(Path(unit.path))
+                    msg = from_bytes(read_unit(unit), unit.form) if unit.path is None or unit.span \
+                        else read_source(Path(unit.path), unit.form)
                 except InputError as exc:
                     msg = exc
                 except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
@@ -68,7 +69,8 @@ def classify_messages(sources: Iterable[str], diagnoser: Optional[object] = None
 def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *, workers: int = 1,
                   memoize: bool = True, timeout: float = MESSAGE_TIMEOUT_SECONDS, skip: Collection[FileId] = (),
                   start: int = 0, hook: Optional[Callable[[Unit], None]] = None,
-                  empty: Optional[Callable[[str], None]] = None) -> Iterator[list[tuple]]:
+                  empty: Optional[Callable[[str], None]] = None,
+                  input_format: Optional[str] = None) -> Iterator[list[tuple]]:
     """The records of every message under ``sources`` as record rows (values in
     ``RECORD_FIELDS`` order), one list per message, in input order: what a writer of JSON
     Lines or CSV needs, without building records.
@@ -79,6 +81,7 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     ``start``: messages passed over unread (to resume a run); ``hook``: called with each
     unit before it is read, where it is read (fault injection in tests); ``empty``: told of
     each source that yields no message (:func:`~ndrkb.intake.containers.iter_units`).
+    ``input_format`` (``ndrkb.intake.message.INPUT_FORMATS``) says what every input is instead of sniffing.
     """
     if diagnoser is None:
         from .. import default_diagnoser
@@ -90,6 +93,8 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
 
         diagnoser = Diagnoser(packs=diagnoser.packs, memoize=False)  # type: ignore[attr-defined]
     units = itertools.islice(iter_units(sources, skip, empty), start, None)
+    if input_format not in (None, "auto"):
+        units = (unit._replace(form=input_format) for unit in units)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for unit in units:
             yield [r.row() for r in unit_records(diagnoser, unit, timeout, hook)]
