@@ -39,6 +39,15 @@ TYPE_DETAILS: dict[str, str] = {
     "m365_group": "GroupMailbox", "public_folder": "PublicFolder",
 }
 
+#: How a recipient type is named in prose (pack texts' ``{recipient_type}``).
+RECIPIENT_TYPE_NAMES: dict[str, str] = {
+    "user_mailbox": "user mailbox", "shared_mailbox": "shared mailbox", "mail_user": "mail user",
+    "mail_contact": "mail contact", "distribution_group": "distribution group",
+    "security_group": "mail-enabled security group", "dynamic_distribution_group": "dynamic distribution group",
+    "m365_group": "Microsoft 365 group", "public_folder": "mail-enabled public folder", "mailbox": "mailbox",
+    "group": "group",
+}
+
 #: Concrete recipient types an umbrella value (or ``None``, type unknown) can stand for.
 TYPE_EXPANSION: dict[Optional[str], tuple[str, ...]] = {
     None: ("user_mailbox", "shared_mailbox", "mail_user", "mail_contact", "distribution_group",

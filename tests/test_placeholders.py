@@ -73,3 +73,10 @@ def test_a_pack_with_known_placeholders_loads_and_is_filled(tmp_path):
     assert r.sender_advice == "Forward it (5.7.998)."
     assert r.cause_info[0].summary == "The recipient b@example.org refused it."
     assert r.remediation[0].steps == ["First step.", "Ask b@example.org."]
+
+
+def test_every_recipient_type_has_a_prose_name():
+    """{recipient_type} in pack text names every type of the vocabulary, umbrella types too."""
+    from ndrkb.vocabulary import RECIPIENT_TYPE_NAMES, RECIPIENT_TYPES
+
+    assert set(RECIPIENT_TYPE_NAMES) == set(RECIPIENT_TYPES)

@@ -14,6 +14,7 @@ import re
 from typing import Callable, Optional
 
 from ..models import RecipientFacts
+from ..vocabulary import RECIPIENT_TYPE_NAMES
 from .schema import PackSpec
 from .toml_lines import Where
 
@@ -26,12 +27,6 @@ FALLBACK: dict[str, str] = {
     "token": "given in the bounce",
     "remote_mta": "the receiving server",
 }
-TYPE_WORDS: dict[str, str] = {
-    "user_mailbox": "user mailbox", "shared_mailbox": "shared mailbox", "mailbox": "mailbox",
-    "mail_user": "mail user", "mail_contact": "mail contact", "distribution_group": "distribution group",
-    "security_group": "mail-enabled security group", "dynamic_distribution_group": "dynamic distribution group",
-    "m365_group": "Microsoft 365 group", "group": "group", "public_folder": "mail-enabled public folder",
-}
 _FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 #: The prose fields that may hold placeholders, per table kind.
 CAUSE_FIELDS = ("summary", "sender", "admin")
@@ -42,7 +37,7 @@ def filler(facts: RecipientFacts, recipient_type: Optional[str]) -> Callable[[st
     """A function filling the placeholders of a text from one recipient's facts."""
     values = {
         "status": facts.status, "reply_code": str(facts.reply_code) if facts.reply_code else None,
-        "recipient": facts.recipient, "recipient_type": TYPE_WORDS.get(recipient_type or ""),
+        "recipient": facts.recipient, "recipient_type": RECIPIENT_TYPE_NAMES.get(recipient_type or ""),
         "token": facts.token, "remote_mta": facts.remote_mta,
     }
 
@@ -78,4 +73,4 @@ def problems(spec: PackSpec, where: Where) -> list[str]:
     return out
 
 
-__all__ = ["filler", "unknown", "problems", "FALLBACK", "TYPE_WORDS"]
+__all__ = ["filler", "unknown", "problems", "FALLBACK"]
