@@ -166,6 +166,42 @@ def test_escape_sequences_are_not_printed_raw_on_a_terminal(tmp_path):
         assert b"\\u001b" in out, args
 
 
+def _on_a_terminal(args, stream):
+    """What ``ndrkb ARGS`` writes to ``stream`` ('stdout' or 'stderr') when that is a terminal."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    other = subprocess.PIPE
+    proc = subprocess.Popen([NDRKB, *args], stdout=terminal if stream == "stdout" else other,
+                            stderr=terminal if stream == "stderr" else other)
+    os.close(terminal)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    proc.communicate(timeout=60)
+    os.close(controller)
+    return out
+
+
+def test_error_messages_and_pack_output_are_not_printed_raw_on_a_terminal(tmp_path):
+    """Error lines quote file names, and pack output quotes pack text: on a terminal their
+    control characters are shown as escapes too (issue 16 item 11)."""
+    missing = str(tmp_path / "gone\x1b]0;owned\x07.eml")
+    err = _on_a_terminal(["diagnose", missing], "stderr")
+    assert b"\x1b" not in err and b"\x07" not in err and b"\\u001b" in err, err
+    pack = tmp_path / "p\x1b[2J"
+    pack.mkdir()
+    (pack / "pack.toml").write_text("[pack]\nid = 'p'\n")
+    out = _on_a_terminal(["packs", "check", str(pack)], "stdout")
+    assert b"\x1b" not in out and b"\\u001b" in out, out
+
+
 def test_world_writable_pack_folders_are_refused(tmp_path):
     from ndrkb.errors import PackError
     from ndrkb.rules.discovery import PackSources, discover

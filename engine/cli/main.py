@@ -14,6 +14,7 @@ from typing import Callable, Iterator, Optional
 import click
 
 from .. import __version__
+from ..output.terminal import TerminalSafeGroup, echo
 from ..vocabulary import RECIPIENT_TYPES
 from . import report
 from .serve import serve
@@ -94,7 +95,7 @@ def _emit(text: str) -> None:
         raise click.ClickException(f"cannot write standard output: {exc.strerror or exc}") from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=TerminalSafeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ndrkb")
 @verbose_option
 def main() -> None:
@@ -213,7 +214,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
     messages = diagnosed = records = errors = 0
     started = time.monotonic()
     stream = classify_rows(paths, diagnoser, workers=workers or _cores(), skip=skip, start=writer.done,
-                           empty=lambda problem: click.echo(f"Warning: {problem}", err=True),
+                           empty=lambda problem: echo(f"Warning: {problem}", err=True),
                            input_format=input_format)
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
@@ -248,7 +249,7 @@ def classify(paths: tuple[str, ...], fmt: str, output: Optional[str], workers: O
             bar.close()
         signum = signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT
         again = f"; `--resume -o {output}` finishes it" if output else ""
-        click.echo(f"ndrkb: interrupted by {signum.name} after {writer.done + messages} messages: the output "
+        echo(f"ndrkb: interrupted by {signum.name} after {writer.done + messages} messages: the output "
                    f"holds their records, whole{again}", err=True)
         sys.exit(128 + signum)
     finally:
@@ -317,7 +318,7 @@ def _summary(messages: int, diagnosed: int, records: int, errors: int, tally: di
         top = sorted(((n, k) for k, n in counter.items() if n), key=lambda nk: (-nk[0], nk[1]))
         shown = ", ".join(f"{k} {n}" for n, k in top[:12]) + (f", {len(top) - 12} more" if len(top) > 12 else "")
         lines.append(f"  by {name}: {shown or '-'}")
-    click.echo("\n".join(lines), err=True)
+    echo("\n".join(lines), err=True)
 
 
 @main.command()
@@ -329,7 +330,7 @@ def schema(which: str) -> None:
 
     doc = {"diagnosis": Diagnosis.model_json_schema, "record": BatchRecord.model_json_schema,
            "pack": pack_json_schema}[which]()
-    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+    echo(json.dumps(doc, indent=2, sort_keys=True))
 
 
 from .packs import packs  # noqa: E402  (the `ndrkb packs` group)

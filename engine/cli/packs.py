@@ -12,6 +12,7 @@ from typing import Optional
 import click
 
 from ..errors import PackError
+from ..output.terminal import echo
 from .options import load_packset, pack_option, pack_sources
 
 
@@ -35,12 +36,12 @@ def list_packs(as_json: bool, packs: tuple[Path, ...]) -> None:
                      "depends_on": list(p.depends_on), "dispatch": dispatch, "rules": len(p.spec.rule),
                      "examples": len(p.spec.example), "origin": p.origin, "path": str(p.path)})
     if as_json:
-        click.echo(json.dumps(rows, indent=2))
+        echo(json.dumps(rows, indent=2))
         return
     for r in rows:
-        click.echo(f"{r['id']} {r['version']}  [{r['layer']}, {r['stage']}]  {r['rules']} rules  "
+        echo(f"{r['id']} {r['version']}  [{r['layer']}, {r['stage']}]  {r['rules']} rules  "
                    f"({r['origin']})")
-        click.echo(f"    dispatch: {', '.join(r['dispatch']) or '-'}")
+        echo(f"    dispatch: {', '.join(r['dispatch']) or '-'}")
 
 
 @packs.command()
@@ -57,15 +58,15 @@ def check(path: Path, packs: tuple[Path, ...]) -> None:
 
     found, problems, warnings = check_folder(path, pack_sources(packs))
     for warning in warnings:
-        click.echo(f"warning: {warning}")
+        echo(f"warning: {warning}")
     for problem in problems:
-        click.echo(problem)
+        echo(problem)
     if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
+        echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''} found", err=True)
         sys.exit(1)
     for p in found:
         s = p.spec
-        click.echo(f"ok  {p.id} {s.pack.version}: {len(s.rule)} rules, {len(s.cause)} causes, "
+        echo(f"ok  {p.id} {s.pack.version}: {len(s.rule)} rules, {len(s.cause)} causes, "
                    f"{len(s.remediation)} remediations, {len(s.example)} examples")
 
 
@@ -90,11 +91,11 @@ def test(which: Optional[str], packs: tuple[Path, ...]) -> None:
         if not results:
             untested.append(pack.id)
         for res in results:
-            click.echo(f"{'PASS' if res.ok else 'FAIL'}  {res.pack}  {res.file}")
+            echo(f"{'PASS' if res.ok else 'FAIL'}  {res.pack}  {res.file}")
             for diff in res.differences:
-                click.echo(f"      {diff}")
+                echo(f"      {diff}")
             passed, failed = passed + res.ok, failed + (not res.ok)
-    click.echo(f"{passed + failed} examples: {passed} passed, {failed} failed"
+    echo(f"{passed + failed} examples: {passed} passed, {failed} failed"
                + (f"; no examples in {', '.join(untested)}" if untested else ""))
     if failed:
         sys.exit(1)
@@ -115,6 +116,6 @@ def new(code: str, into: Path, packs: tuple[Path, ...]) -> None:
         raise click.ClickException("\n".join(exc.problems)) from None
     _, problems, warnings = check_folder(folder, pack_sources(packs))
     for problem in problems + warnings:
-        click.echo(f"warning: {problem}", err=True)
-    click.echo(f"created {folder}/pack.toml and {folder}/examples/{code}.eml")
-    click.echo(f"next: edit the TODOs, then `ndrkb packs check {folder}` and `ndrkb packs test {folder}`")
+        echo(f"warning: {problem}", err=True)
+    echo(f"created {folder}/pack.toml and {folder}/examples/{code}.eml")
+    echo(f"next: edit the TODOs, then `ndrkb packs check {folder}` and `ndrkb packs test {folder}`")

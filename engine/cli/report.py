@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..errors import InputError
+from ..output.terminal import echo
 
 
 @click.command()
@@ -47,4 +48,4 @@ def write(summary: Any, output: str, title: str = "ndrkb report") -> None:
             out.write(html)
     except OSError as exc:
         raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
-    click.echo(f"{output}: report of {summary.records} records ({summary.errors} error records)", err=True)
+    echo(f"{output}: report of {summary.records} records ({summary.errors} error records)", err=True)

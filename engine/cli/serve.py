@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..output.terminal import echo
 from .options import load_diagnoser, pack_option
 
 
@@ -25,8 +26,8 @@ def serve(host: str, port: int, packs: tuple[Path, ...]) -> None:
         raise click.ClickException(f"ndrkb serve needs the web extra (pip install 'ndrkb[web]'): {exc}") from None
     app = create_app(load_diagnoser(packs))
     if not _loopback(host):
-        click.echo(f"Warning: listening on {host}: anyone who can reach it can use this page.", err=True)
-    click.echo(f"ndrkb: serving http://{host}:{port}/ (Ctrl+C stops)", err=True)
+        echo(f"Warning: listening on {host}: anyone who can reach it can use this page.", err=True)
+    echo(f"ndrkb: serving http://{host}:{port}/ (Ctrl+C stops)", err=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", limit_concurrency=2048, server_header=False)
     except SystemExit as exc:  # uvicorn has printed why (e.g. the address is in use); exit 1 like every command
