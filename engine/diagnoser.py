@@ -109,6 +109,7 @@ class Diagnoser:
             facts = feedback_facts(parts)
         diagnosis.subject, diagnosis.date = parts.subject or None, parts.headers.get("date") or None
         diagnosis.reporting_mta, diagnosis.mta, diagnosis.found = reporting, mta, list(parts.found)
+        diagnosis.cuts = list(parts.cuts)
         diagnosis.original = original_message(parts)
         if not facts:
             diagnosis.error = _nothing_found(parts)

@@ -124,6 +124,7 @@ class Diagnosis(BaseModel):
     mta: Optional[str] = None
     recipients: list[RecipientDiagnosis] = Field(default_factory=list)
     found: list[str] = Field(default_factory=list, description="what intake found in the input")
+    cuts: list[str] = Field(default_factory=list, description="what was cut to keep within ndrkb's input bounds")
     error: Optional[str] = None
     date: Optional[str] = Field(None, description="the bounce's Date header")
     original: OriginalMessage = Field(default_factory=OriginalMessage)
@@ -186,6 +187,8 @@ class BatchRecord(BaseModel):
     maildir_key: Optional[str] = Field(None, description="the message's key in its Maildir")
     language: Optional[str] = Field(None, description="the language of a localized NDR (de, fr, ja, ...); null "
                                                       "for English or unknown")
+    cuts: Optional[list[str]] = Field(None, description="what was cut from the message to keep within ndrkb's "
+                                                        "input bounds (size, lines, parts, text, recipients); null: nothing")
 
     def row(self) -> tuple:
         """The values in ``RECORD_FIELDS`` order: how records cross process boundaries."""
@@ -219,7 +222,7 @@ def message_fields(d: Diagnosis) -> dict[str, Any]:
     sender = d.original.sender
     return dict(source=d.source, index=d.index, file=d.file, mbox_offset=d.mbox_offset, maildir_key=d.maildir_key,
                 sender=sender, sender_domain=domain_of(sender), subject=d.original.subject,
-                message_id=d.original.message_id, date=d.date)
+                message_id=d.original.message_id, date=d.date, cuts=d.cuts or None)
 
 
 def recipient_fields(f: RecipientFacts) -> dict[str, Any]:

@@ -141,7 +141,7 @@ RECORD_COLUMNS = ["source", "index", "recipient", "action", "status", "reply_cod
                   "reason", "role", "recipient_type", "cause", "causes", "rules", "error",
                   "status_inferred", "sender", "sender_domain", "recipient_domain", "subject", "message_id", "date",
                   "diagnostic", "reporting_mta", "remote_mta", "command", "feedback_type", "file", "mbox_offset",
-                  "maildir_key", "language"]
+                  "maildir_key", "language", "cuts"]
 
 
 def _csv_cell(value) -> str:

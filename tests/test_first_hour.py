@@ -109,7 +109,7 @@ def test_diagnose_a_folder_says_it_is_one_and_what_to_run(tmp_path):
 
 NEW_FIELDS = ["status_inferred", "sender", "sender_domain", "recipient_domain", "subject", "message_id", "date",
               "diagnostic", "reporting_mta", "remote_mta", "command", "feedback_type", "file", "mbox_offset",
-              "maildir_key", "language"]
+              "maildir_key", "language", "cuts"]
 
 
 def test_records_carry_the_fields_after_the_stable_core(tmp_path):

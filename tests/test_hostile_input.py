@@ -229,3 +229,19 @@ def test_diagnose_has_a_time_bound(monkeypatch):
     monkeypatch.setattr(ndrkb.default_diagnoser(), "diagnose_message", slow)
     d = ndrkb.diagnose(b"550 5.1.1 <u@example.com>: user unknown\n")
     assert d.error == "time bound exceeded: not diagnosed within 0.2 s"
+
+
+def test_what_was_cut_is_said_in_the_record(tmp_path):
+    """A message over the size bound is read up to it, and its record says so (issue 16 item 12)."""
+    import ndrkb
+    from ndrkb.limits import MAX_MESSAGE_BYTES
+
+    big = tmp_path / "big.eml"
+    line = "550 5.1.1 <a@example.com>: user unknown\n"
+    big.write_text("From: MAILER-DAEMON@example.net\nSubject: Undelivered\n\n" + line
+                   + ("x" * 70 + "\n") * (MAX_MESSAGE_BYTES // 71 + 10))
+    (record,) = [r for r in ndrkb.classify([str(big)]) if r.recipient == "a@example.com"]
+    assert record.cuts and any("cut at" in c for c in record.cuts), record
+    small = tmp_path / "small.eml"
+    small.write_text("From: MAILER-DAEMON@example.net\nSubject: Undelivered\n\n" + line)
+    assert [r.cuts for r in ndrkb.classify([str(small)])] == [None]

@@ -117,6 +117,8 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
                 b.origin["reply"] = f"{where}: Diagnostic-Code"
             if address or b.status or diag_text:
                 blocks.append(b)
+    if len(blocks) > MAX_RECIPIENTS:
+        parts.cut(f"recipient blocks cut at {MAX_RECIPIENTS:,}")
     return blocks[:MAX_RECIPIENTS], message
 
 

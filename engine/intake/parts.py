@@ -26,15 +26,24 @@ class Parts:
     text: str = ""
     original_headers: str = ""
     found: list[str] = field(default_factory=list)
+    #: what was cut to keep within the bounds of ``ndrkb.limits`` (also listed in ``found``)
+    cuts: list[str] = field(default_factory=list)
     is_message: bool = True
+
+    def cut(self, note: str) -> None:
+        """Say, once, that something was cut to keep within a bound."""
+        if note not in self.cuts:
+            self.cuts.append(note)
+            self.found.append(note)
 
 
 def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     """Find the delivery-status, feedback, human-readable and returned-header parts."""
     if isinstance(msg, InputText):
         return Parts(text=msg.text[:MAX_TEXT_CHARS], found=["pasted text"], is_message=False)
-    parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")),
-                  found=list(getattr(msg, "ndrkb_cuts", [])))
+    parts = Parts(subject=header_text(msg.get("Subject")), sender=header_text(msg.get("From")))
+    for note in getattr(msg, "ndrkb_cuts", []):
+        parts.cut(note)
     present = {k.lower() for k in msg.keys()}
     for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
                  "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
@@ -50,8 +59,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         nonlocal count
         count += 1
         if count > MAX_PARTS or depth > MAX_DEPTH:
-            if "MIME structure cut at the part/depth bound" not in parts.found:
-                parts.found.append("MIME structure cut at the part/depth bound")
+            parts.cut("MIME structure cut at the part/depth bound")
             return
         ctype = part.get_content_type()
         if ctype == "message/delivery-status" or ctype == "message/global-delivery-status":
@@ -103,7 +111,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         parts.found.append("text/html body")
     if len(parts.text) > MAX_TEXT_CHARS:
         parts.text = parts.text[:MAX_TEXT_CHARS]
-        parts.found.append(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
+        parts.cut(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
     inline = _INLINE_DSN.search(parts.text) if not parts.delivery_status else None
     if inline:
         parts.delivery_status.append(inline.group(1))
