@@ -10,9 +10,10 @@ of corpus/ and the shared sisimai-dev emails, then reports, each from a fresh
 * the ratio of steady-state per-message time with all packs to with only the core
   packs (core-*, rfc3463), measured in this process after a warm-up pass, and the
   one-time cost of building the engines;
-* with --repeat N, the key runs N times (best and median), and the scaling this
+* with --repeat N, the runs N times, interleaved (best and median), and the scaling this
   machine allows at the moment (two pure-Python loops in parallel vs one after the other);
-* with --sisimai, the same corpus through Sisimai (libsisimai-perl), and our/their speed;
+* with --sisimai, the same corpus through Sisimai (libsisimai-perl) in every repeat, and
+  the ratio ndrkb/Sisimai (median over median) for one and two workers, memo on and off;
 * with --unique, the repeated samples get new addresses, so caches are not flattered.
 
     python bench/bench_batch.py                        # 5,000 messages
@@ -207,30 +208,34 @@ def main() -> None:
         if args.only_memory:
             run_ndrkb(folder, args.messages, args.workers, watch=True)
             return
-        ones, twos = [], []
-        for _ in range(args.repeat):
-            ones.append(run_ndrkb(folder, args.messages, 1))
-            if args.workers >= 2:
-                twos.append(run_ndrkb(folder, args.messages, 2))
-        one, two = max(ones), max(twos) if twos else None
-        run_ndrkb(folder, args.messages, 1, memo=False)
+        runs: dict[tuple[int, bool], list[float]] = {}
+        theirs: list[float] = []
+        counts = (1, 2) if args.workers >= 2 else (1,)
+        for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every figure alike
+            for memo in (True, False):
+                for workers in counts:
+                    runs.setdefault((workers, memo), []).append(run_ndrkb(folder, args.messages, workers, memo))
+            if args.sisimai:
+                theirs.append(run_sisimai(folder, args.messages))
         if args.workers > 2:
             run_ndrkb(folder, args.messages, args.workers)
-        run_ndrkb(folder, args.messages, args.workers, memo=False)
+            run_ndrkb(folder, args.messages, args.workers, memo=False)
         run_ndrkb(folder, args.messages, args.workers, watch=True)  # for the peak memory
-        print(f"  1 worker, memo on: best {one:.0f}, median {statistics.median(ones):.0f} messages/s "
-              f"over {len(ones)} runs")
-        if two:
-            print(f"  2 workers, memo on: best {two:.0f}, median {statistics.median(twos):.0f} messages/s; "
-                  f"scaling 1 -> 2 workers: {two / one:.2f}x best/best, "
-                  f"{statistics.median(twos) / statistics.median(ones):.2f}x median/median "
+        for (workers, memo), rates in runs.items():
+            print(f"  {workers} worker{'s' if workers > 1 else ' '}, memo {'on ' if memo else 'off'}: "
+                  f"best {max(rates):.0f}, median {statistics.median(rates):.0f} messages/s over {len(rates)} runs")
+        if 2 in counts:
+            one, two = runs[(1, True)], runs[(2, True)]
+            print(f"  scaling 1 -> 2 workers (memo on): {max(two) / max(one):.2f}x best/best, "
+                  f"{statistics.median(two) / statistics.median(one):.2f}x median/median "
                   f"(this machine's ceiling now: {machine_ceiling():.2f}x)")
         pack_ratio(folder)
-        if args.sisimai:
-            theirs = run_sisimai(folder, args.messages)
-            print(f"  ndrkb/sisimai: {one / theirs:.1f}x with 1 worker, {(two or one) / theirs:.1f}x with "
-                  f"{2 if two else 1} workers")
-
+        if theirs:
+            sisimai = statistics.median(theirs)
+            print(f"  sisimai: median {sisimai:.0f} messages/s over {len(theirs)} runs")
+            for (workers, memo), rates in runs.items():
+                print(f"  ndrkb/sisimai, {workers} worker{'s' if workers > 1 else ' '}, memo {'on ' if memo else 'off'}: "
+                      f"{statistics.median(rates) / sisimai:.2f}x (medians)")
 
 if __name__ == "__main__":
     main()
