@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import ndrkb
-from ndrkb.read import parsers
+from ndrkb.read import parsers, stage
 from ndrkb.intake.containers import iter_units
 from ndrkb.diagnoser import Diagnoser
 from ndrkb.facts.extract import extract
@@ -232,3 +232,25 @@ def test_a_repeated_field_starts_a_new_block_both_ways():
     assert used_blocks and fast == grammar
     assert fast.recipients == [{"final-recipient": "rfc822; a@b.example", "status": "5.1.1"},
                                {"final-recipient": "rfc822; c@d.example", "status": "5.2.2"}]
+
+
+_STAGE_PIECES = ["in reply to RCPT TO command", "IN REPLY TO end of DATA", "after", "After pipelined MAIL FROM",
+                 "SMTP command: rcpt", "for TEXT command", "for text command", "does not like recipient.",
+                 "but sender was rejected.", "but greeting failed.", "failed on DATA command", "Banner refused",
+                 "greeting was rejected", "refused to talk to me", ">>> RCPT TO:<a@b>", "<<< 550 no", "RCPT", "DATA",
+                 "EHLO", "550 5.1.1 unknown", "\n", " ", "ſmtp command: data", "İn reply to rcpt", "é"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_STAGE_PIECES), max_size=8))
+def test_stage_word_checks_skip_only_patterns_that_cannot_match(pieces):
+    """smtp_stage passes over a pattern whose words are absent: the same as running them all."""
+    text = " ".join(pieces)
+    every = tuple(("",) for _ in stage._STATED)  # "" is in every text: no pattern skipped
+    fast = stage.smtp_stage(text)
+    saved = stage._NEEDS
+    stage._NEEDS = every
+    try:
+        assert fast == stage.smtp_stage(text)
+    finally:
+        stage._NEEDS = saved

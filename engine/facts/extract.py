@@ -140,10 +140,10 @@ def detect_mta(parts: Parts, kinds: set[str], reporting_mta: Optional[str]) -> O
     host = (reporting_mta or "").lower().rstrip(".")
     wording = " " + " ".join(f"{parts.subject}\n{parts.text}".lower().split()) + " "
     for name, family in MTA_FAMILIES.items():
-        if any(h in parts.headers for h in family.headers) \
+        if not parts.headers.keys().isdisjoint(family.headers) \
                 or any(f in parts.headers.get(h, "").lower() for h, f in family.header_values) \
-                or any(host.endswith(s) for s in family.reporting_suffixes) \
-                or any(k in kinds for k in family.line_kinds) or any(p in wording for p in family.phrases):
+                or host.endswith(family.reporting_suffixes) \
+                or not kinds.isdisjoint(family.line_kinds) or any(p in wording for p in family.phrases):
             return name
     return None
 

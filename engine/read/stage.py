@@ -43,6 +43,11 @@ _STATED = (
     re.compile(r"\b(?P<w>greeting|banner) (?:was )?(?:rejected|refused)", re.I),
     re.compile(r"(?P<w>refused to talk to me)", re.I),
 )
+#: Words each statement of ``_STATED`` contains (lower case): in an ASCII text, where ``re.I``
+#: is plain case folding, a pattern none of whose words occur in the lowered text is not run.
+_NEEDS = (("in reply to",), ("after",), ("smtp command",), ("text command",),
+          ("does not like", "was rejected", "greeting failed", "failed on", "failed after"),
+          ("greeting", "banner"), ("refused to talk to me",))
 _TRANSCRIPT = re.compile(r"^>>> ?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b", re.I | re.M)
 #: A server reply in a session transcript (``<<< 550 ...``) with no client command logged before it.
 _REPLIED = re.compile(r"^<<< ?[245]\d\d\b", re.M)
@@ -64,15 +69,18 @@ def smtp_stage(text: str) -> tuple[Optional[str], str]:
     """The command a failure answered, and the words that said so (``(None, "")`` when nothing does)."""
     if not text:
         return None, ""
-    for pattern in _STATED:
+    low = text.lower() if text.isascii() else None
+    for pattern, needs in zip(_STATED, _NEEDS):
+        if low is not None and not any(n in low for n in needs):
+            continue
         found = list(pattern.finditer(text))
         if found:
             word = next(w for w in found[-1].groups() if w)
             return _command(word), found[-1].group(0)
-    found = list(_TRANSCRIPT.finditer(text))
+    found = list(_TRANSCRIPT.finditer(text)) if ">>>" in text else []
     if found:
         return _command(found[-1].group("w")), found[-1].group(0)
-    replied = _REPLIED.search(text)
+    replied = _REPLIED.search(text) if "<<<" in text else None
     if replied:  # Sendmail logs no >>> line for its greeting: a reply before any command answered EHLO
         return "EHLO", replied.group(0)
     last, said, pos = None, "", 0
