@@ -225,6 +225,22 @@ def test_the_time_bound_holds_in_process(tmp_path, monkeypatch):
     assert [r["error"] for r in out] == ["time bound exceeded: not diagnosed within 0.2 s", None]
 
 
+def test_a_serial_run_installs_the_time_bound_handler_once_per_chunk_not_per_message(tmp_path, monkeypatch):
+    import signal
+
+    from ndrkb.run import batch
+
+    for i in range(40):
+        (tmp_path / f"m{i:02d}.txt").write_text(LINE.replace("5.7.133", f"5.7.{i % 9}"))
+    expected = rows([tmp_path], timeout=0)  # no bound at all
+    installs = []
+    real = signal.signal
+    monkeypatch.setattr(signal, "signal", lambda sig, handler: installs.append(sig) or real(sig, handler))
+    assert rows([tmp_path]) == expected
+    chunks = -(-40 // batch.SERIAL_CHUNK)
+    assert installs.count(signal.SIGALRM) == 2 * chunks  # was 2 per message
+
+
 def test_folder_walk_skips_documentation_and_data_but_not_named_files(tmp_path):
     (tmp_path / "README.md").write_text("Example: 550 5.7.133 RESOLVER.RST.SenderNotAuthenticatedForGroup\n")
     (tmp_path / "expected.jsonl").write_text('{"status": "5.7.133"}\n')

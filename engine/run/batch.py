@@ -21,7 +21,10 @@ from ..intake.containers import FileId, Unit, iter_units, read_unit
 from ..intake.message import from_bytes, read_source
 from ..limits import MESSAGE_TIMEOUT_SECONDS
 from ..models import BatchRecord
-from .deadline import MessageTimeout, time_bound
+from .deadline import MessageTimeout, handler_held, time_bound
+
+#: Units diagnosed in this process between two hand-overs to the caller.
+SERIAL_CHUNK = 16
 
 
 def records_for(diagnoser, unit: Unit, msg: object) -> list[BatchRecord]:  # type: ignore[no-untyped-def]
@@ -76,7 +79,7 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     Lines or CSV needs, without building records.
 
     ``workers`` > 1 diagnoses in that many processes (where ``fork`` is available; else in
-    this process); ``memoize`` False turns inference memoization off (for measurement);
+    this process, ``SERIAL_CHUNK`` messages at a time); ``memoize`` False turns inference memoization off (for measurement);
     ``skip``: identities ``(st_dev, st_ino)`` of files not to read (the output file);
     ``start``: messages passed over unread (to resume a run); ``hook``: called with each
     unit before it is read, where it is read (fault injection in tests); ``empty``: told of
@@ -96,9 +99,13 @@ def classify_rows(sources: Iterable[str], diagnoser: Optional[object] = None, *,
     if input_format not in (None, "auto"):
         units = (unit._replace(form=input_format) for unit in units)
     if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        for unit in units:
-            yield [r.row() for r in unit_records(diagnoser, unit, timeout, hook)]
-        return
+        while True:  # a few units at a time, the time bound's handler held over them (none between)
+            chunk = list(itertools.islice(units, SERIAL_CHUNK))
+            if not chunk:
+                return
+            with handler_held():
+                rows = [[r.row() for r in unit_records(diagnoser, unit, timeout, hook)] for unit in chunk]
+            yield from rows
     from .pool import Pool  # (the pool runs unit_records: imported here, not at the top)
 
     pool = Pool(workers, diagnoser, timeout, hook)

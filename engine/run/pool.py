@@ -17,6 +17,7 @@ from ..intake.containers import Unit
 from ..limits import MAX_MESSAGE_BYTES
 from ..models import BatchRecord
 from .batch import unit_records
+from .deadline import handler_held
 
 #: Messages sent to a worker at a time, and chunks in flight per worker.
 CHUNK_SIZE = 64
@@ -57,11 +58,12 @@ def _worker_main(conn, diagnoser, timeout: float, parent: int,  # type: ignore[n
             return
         seq, offset, units = task
         out = []
-        for unit in units:
-            # Hard bound: a message stuck in C code (where the soft timer cannot interrupt it)
-            # gets the process killed by SIGVTALRM after this much CPU time.
-            signal.setitimer(signal.ITIMER_VIRTUAL, timeout * 2 + 1 if timeout else 0)
-            out.append([r.row() for r in unit_records(diagnoser, unit, timeout, hook)])
+        with handler_held():
+            for unit in units:
+                # Hard bound: a message stuck in C code (where the soft timer cannot interrupt it)
+                # gets the process killed by SIGVTALRM after this much CPU time.
+                signal.setitimer(signal.ITIMER_VIRTUAL, timeout * 2 + 1 if timeout else 0)
+                out.append([r.row() for r in unit_records(diagnoser, unit, timeout, hook)])
         signal.setitimer(signal.ITIMER_VIRTUAL, 0)
         conn.send((seq, offset, out))
 
