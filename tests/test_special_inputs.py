@@ -140,32 +140,6 @@ def test_symbolic_links_to_folders_are_followed_once_and_deep_folders_cut(tmp_pa
                                                                  "than 3 folders")]
 
 
-def test_escape_sequences_are_not_printed_raw_on_a_terminal(tmp_path):
-    """A Subject and a file name holding ESC sequences (window title, clear screen) and a C1
-    control: on a terminal they are shown as \\u00XX escapes instead of acting."""
-    import pty
-
-    name = tmp_path / "a\x1b[2J.eml"
-    name.write_bytes(MODERN.replace(b"Subject: ", b"Subject: \x1b]0;owned\x07\xc2\x9b2J ", 1))
-    for args in (["diagnose", str(name)], ["explain", str(name)], ["classify", str(name)]):
-        controller, terminal = pty.openpty()
-        proc = subprocess.Popen([NDRKB, *args], stdout=terminal, stderr=subprocess.PIPE)
-        os.close(terminal)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(controller, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-        proc.wait(timeout=60)
-        os.close(controller)
-        assert b"\x1b" not in out and "\x9b".encode() not in out, args
-        assert b"\\u001b" in out, args
-
-
 def _on_a_terminal(args, stream):
     """What ``ndrkb ARGS`` writes to ``stream`` ('stdout' or 'stderr') when that is a terminal."""
     import pty
@@ -187,6 +161,17 @@ def _on_a_terminal(args, stream):
     proc.communicate(timeout=60)
     os.close(controller)
     return out
+
+
+def test_escape_sequences_are_not_printed_raw_on_a_terminal(tmp_path):
+    """A Subject and a file name holding ESC sequences (window title, clear screen) and a C1
+    control: on a terminal they are shown as \\u00XX escapes instead of acting."""
+    name = tmp_path / "a\x1b[2J.eml"
+    name.write_bytes(MODERN.replace(b"Subject: ", b"Subject: \x1b]0;owned\x07\xc2\x9b2J ", 1))
+    for args in (["diagnose", str(name)], ["explain", str(name)], ["classify", str(name)]):
+        out = _on_a_terminal(args, "stdout")
+        assert b"\x1b" not in out and "\x9b".encode() not in out, args
+        assert b"\\u001b" in out, args
 
 
 def test_error_messages_and_pack_output_are_not_printed_raw_on_a_terminal(tmp_path):
