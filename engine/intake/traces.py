@@ -32,7 +32,7 @@ from typing import Callable, Iterator, Optional
 from ..errors import InputError
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS
 from ..models import RecipientFacts
-from ..read.parsers import Reply
+from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply
 from ..read.walker import ADDRESS, clean_address
 from .logs import parse_reply
 
@@ -47,6 +47,8 @@ def _key(name: str) -> str:
 
 #: The server's reply inside a tracking status or a trace detail: "{LED=550 5.1.1 ...}".
 _LED = re.compile(r"\{LED=(?P<led>[^}]*)\}")
+#: Where one recipient's status starts in a tracking log's recipient-status list.
+_STATUS_ITEM = re.compile(rf";(?=\s*(?:\{{\[\{{LED=)?{REPLY_CODE}[ -])")
 _FQDN = re.compile(r"\{FQDN=(?P<fqdn>[^};]+)\}")
 
 
@@ -99,7 +101,7 @@ def _tracking(form: str, mta: str) -> Callable[[Rows], Reading]:
             column = "recipientaddress" if "recipientaddress" in row else "recipients"
             recipients = [a for a in re.split(r"[;,\s]+", row.get(column, "")) if "@" in a] or [None]
             status = row.get("recipientstatus", "")
-            statuses = re.split(r";(?=\s*(?:\{\[\{LED=)?[245]\d\d[ -])", status)
+            statuses = _STATUS_ITEM.split(status)
             fqdn = _FQDN.search(status)
             for n, rcpt in enumerate(recipients):
                 text = _reply_text(statuses[n] if len(statuses) == len(recipients) else statuses[0])
@@ -157,7 +159,7 @@ def _message_trace(rows: Rows) -> Reading:
 
 
 #: A reply quoted anywhere in a trace detail ("... 550 5.1.10 ..."), when no LED= holds it.
-_REPLY_IN_TEXT = re.compile(r"\b[245]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*")
+_REPLY_IN_TEXT = re.compile(rf"\b{REPLY_CODE}[ -]{STATUS_CODE}\b.*")
 
 
 def _trace_detail(rows: Rows) -> Reading:

@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from typing import Optional
 
+from .parsers import REPLY_CODE
+
 _WORD = {"rcpt": "RCPT", "mail": "MAIL", "data": "DATA", "helo": "HELO", "ehlo": "EHLO", "lhlo": "EHLO",
          "starttls": "STARTTLS", "auth": "AUTH", "quit": "QUIT", "end": "DATA", "initial": "CONN",
          "connect": "CONN", "greeting": "CONN", "banner": "CONN", "text": "DATA", "recipient": "RCPT",
@@ -50,7 +52,7 @@ _NEEDS = (("in reply to",), ("after",), ("smtp command",), ("text command",),
           ("greeting", "banner"), ("refused to talk to me",))
 _TRANSCRIPT = re.compile(r"^>>> ?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b", re.I | re.M)
 #: A server reply in a session transcript (``<<< 550 ...``) with no client command logged before it.
-_REPLIED = re.compile(r"^<<< ?[245]\d\d\b", re.M)
+_REPLIED = re.compile(rf"^<<< ?{REPLY_CODE}\b", re.M)
 #: Upper-case command words in the order Sisimai's generic reader chains them (section 6.2).
 _CHAIN = ("HELO", "EHLO", "STARTTLS", "AUTH PLAIN", "AUTH LOGIN", "AUTH CRAM-", "AUTH DIGEST-", "MAIL F",
           "RCPT", "RCPT T", "DATA", "QUIT")
