@@ -20,7 +20,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ..errors import InputError
-from ..models import RECORD_FIELDS
+from ..models import RECORD_FIELDS, domain_of as address_domain
 from ..vocabulary import ROLES
 
 #: Bars per chart at most (the rest are summed into one "other" bar).
@@ -110,7 +110,7 @@ def domain_of(recipient: Optional[str]) -> str:
     """The recipient's domain, lowercased; "(not named)" or "(invalid)" when there is none."""
     if not recipient or "@" not in recipient:
         return "(not named)"
-    domain = str(recipient).rsplit("@", 1)[1].strip().strip(">").lower()
+    domain = (address_domain(str(recipient)) or "").strip().strip(">")
     return domain if _DOMAIN.fullmatch(domain) else "(invalid)"
 
 
