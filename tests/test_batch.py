@@ -100,6 +100,23 @@ def test_a_parser_breaking_becomes_an_error_record(tmp_path, monkeypatch):
     assert [r["error"] for r in out] == ["internal error while reading: RecursionError: deep"] * 2
 
 
+def test_verbose_classify_logs_the_exception_behind_an_error_record(tmp_path, monkeypatch):
+    """``ndrkb -v classify``: the traceback behind an internal-error record is logged at debug
+    level on stderr; without -v only the record says it."""
+    (tmp_path / "a.txt").write_text(LINE)
+
+    def broken(msg, **kwargs):
+        raise KeyError("boom")
+
+    from ndrkb.diagnoser import Diagnoser
+
+    monkeypatch.setattr(Diagnoser, "classify_message", lambda self, msg, **kw: broken(msg, **kw))
+    quiet = CliRunner().invoke(main, ["classify", "-j", "1", str(tmp_path)])
+    loud = CliRunner().invoke(main, ["-v", "classify", "-j", "1", str(tmp_path)])
+    assert "internal error: KeyError" in quiet.stdout and "internal error: KeyError" in loud.stdout
+    assert "Traceback" not in quiet.stderr and "Traceback" in loud.stderr
+
+
 def fault(action: str, name: str, unit) -> None:
     """Fault injection (the ``hook`` of a run): on a message whose source holds ``name``,
     exit the worker, loop in Python, or loop in C (deaf to signals)."""

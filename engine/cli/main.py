@@ -25,7 +25,7 @@ from .options import (format_option, input_format_option, load_diagnoser, output
 def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str] = None,
                input_format: str = "auto") -> Iterator:
     """The diagnosis of every message in PATH (a file, an mbox, a Maildir, or - for stdin), in order."""
-    from ..intake.containers import iter_units, read_unit
+    from ..intake.containers import iter_units, unit_source
     from ..models import Diagnosis
 
     if path != "-":
@@ -42,7 +42,7 @@ def _diagnoses(path: str, packs: tuple[Path, ...], recipient_type: Optional[str]
         if unit.error is not None:
             yield Diagnosis(source=unit.source, index=unit.index, **unit.place(), error=unit.error)
         else:
-            source = read_unit(unit) if unit.path is None or unit.span else Path(unit.path)
+            source = unit_source(unit)
             yield diagnoser.diagnose(source, name=unit.source, index=unit.index, recipient_type=recipient_type,
                                      place=unit.place(), input_format=input_format)
     if empty:

@@ -6,6 +6,7 @@ packs or a diagnoser with their errors turned into one-line messages.
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -42,16 +43,32 @@ output_option = click.option(
     help="Write here instead of stdout.")
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted (not when it was made)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+_VERBOSE = _StderrHandler()
+_VERBOSE.setFormatter(logging.Formatter("ndrkb: %(levelname)s: %(name)s: %(message)s"))
+
+
 def verbose_option(f: F) -> F:
     """``-v``/``--verbose``: log what ndrkb caught at its boundaries (debug level) on stderr."""
 
     def enable(ctx: click.Context, param: click.Parameter, value: bool) -> None:
-        if value:
-            handler = logging.StreamHandler()
-            handler.setFormatter(logging.Formatter("ndrkb: %(levelname)s: %(name)s: %(message)s"))
-            logger = logging.getLogger("ndrkb")
-            logger.addHandler(handler)
-            logger.setLevel(logging.DEBUG)
+        logger = logging.getLogger("ndrkb")
+        if value and _VERBOSE not in logger.handlers:
+            logger.addHandler(_VERBOSE)
+        elif not value and _VERBOSE in logger.handlers:
+            logger.removeHandler(_VERBOSE)
+        logger.setLevel(logging.DEBUG if value else logging.NOTSET)
 
     return click.option("--verbose", "-v", is_flag=True, expose_value=False, is_eager=True, callback=enable,
                         help="Show debug details, such as the exceptions behind error records.")(f)

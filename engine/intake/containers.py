@@ -13,7 +13,7 @@ import re
 import stat
 import sys
 from pathlib import Path
-from typing import BinaryIO, Callable, Collection, Iterable, Iterator, NamedTuple, Optional
+from typing import BinaryIO, Callable, Collection, Iterable, Iterator, NamedTuple, Optional, Union
 
 from ..errors import InputError
 from ..limits import MAX_MESSAGE_BYTES, MAX_WALK_DEPTH
@@ -58,6 +58,11 @@ def read_unit(unit: Unit) -> bytes:
         return unit.data or b""
     offset, length = unit.span
     return read_file(unit.path or "", offset=offset, length=length)
+
+
+def unit_source(unit: Unit) -> Union[bytes, Path]:
+    """What to read for a unit: the path of a whole file, or the bytes of a stream or mbox span."""
+    return read_unit(unit) if unit.path is None or unit.span else Path(unit.path)
 
 
 def _inputs(sources: Iterable[str], skip: Collection[FileId] = ()) -> Iterator[tuple[str, str, str]]:

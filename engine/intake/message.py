@@ -8,6 +8,7 @@ library; sizes, nesting and part counts are bounded (:mod:`ndrkb.limits`).
 """
 from __future__ import annotations
 
+import logging
 import email.message
 import os
 from collections import Counter
@@ -22,6 +23,8 @@ from .logs import read_log
 from .mime import decode_bytes, read_mime
 from .sniff import input_form, looks_binary, looks_like_json, looks_like_message, open_input, refold
 from .traces import read_table, read_trace_detail
+
+log = logging.getLogger(__name__)
 
 Source = Union[str, bytes, os.PathLike, email.message.Message]
 
@@ -134,6 +137,7 @@ def from_bytes(data: bytes, form: Optional[str] = None) -> Read:
         except RecursionError:
             raise InputError("the MIME parts are nested too deeply to read") from None
         except Exception as exc:  # the parser broken by hostile input: an input error, not a traceback
+            log.debug("the MIME parser failed", exc_info=True)
             raise InputError(f"internal error while reading: {type(exc).__name__}: {exc}") from None
     return InputText(decode_bytes(data, None))
 
@@ -145,6 +149,7 @@ def _listing(form: str, text: str) -> InputRecords:
     except InputError:
         raise
     except Exception as exc:  # a reader broken by hostile input: an input error, not a traceback
+        log.debug("the %s reader failed", form, exc_info=True)
         raise InputError(f"internal error while reading the {form}: {type(exc).__name__}: {exc}") from None
     if len(facts) > MAX_LISTED:
         counted[f"beyond the first {MAX_LISTED}, not reported"] = len(facts) - MAX_LISTED

@@ -11,17 +11,19 @@ whatever the number of workers.
 """
 from __future__ import annotations
 
+import logging
 import itertools
 import multiprocessing
-from pathlib import Path
 from typing import Any, Callable, Collection, Iterable, Iterator, Optional
 
 from ..errors import InputError
-from ..intake.containers import FileId, Unit, iter_units, read_unit
-from ..intake.message import from_bytes, read_source
+from ..intake.containers import FileId, Unit, iter_units, unit_source
+from ..intake.message import read_source
 from ..limits import MESSAGE_TIMEOUT_SECONDS
 from ..models import BatchRecord
 from .deadline import MessageTimeout, handler_held, time_bound
+
+log = logging.getLogger(__name__)
 
 #: Units diagnosed in this process between two hand-overs to the caller.
 SERIAL_CHUNK = 16
@@ -34,6 +36,7 @@ def records_for(diagnoser, unit: Unit, msg: object) -> list[BatchRecord]:  # typ
     try:
         return diagnoser.classify_message(msg, source=unit.source, index=unit.index, place=unit.place())
     except Exception as exc:  # one bad message never stops a run
+        log.debug("diagnosing %s #%d failed", unit.source, unit.index, exc_info=True)
         return [BatchRecord(source=unit.source, index=unit.index, **unit.place(),
                             error=f"internal error: {type(exc).__name__}: {exc}")]
 
@@ -49,11 +52,11 @@ def unit_records(diagnoser, unit: Unit, timeout: float = MESSAGE_TIMEOUT_SECONDS
                 msg: object = InputError(unit.error)
             else:
                 try:
-                    msg = from_bytes(read_unit(unit), unit.form) if unit.path is None or unit.span \
-                        else read_source(Path(unit.path), unit.form)
+                    msg = read_source(unit_source(unit), unit.form)
                 except InputError as exc:
                     msg = exc
                 except Exception as exc:  # (from_bytes reports a broken parser itself): nothing is lost
+                    log.debug("reading %s #%d failed", unit.source, unit.index, exc_info=True)
                     msg = InputError(f"internal error while reading: {type(exc).__name__}: {exc}")
             return records_for(diagnoser, unit, msg)
     except MessageTimeout:
