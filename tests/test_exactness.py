@@ -86,12 +86,12 @@ def test_packs_run_in_groups_fire_what_one_engine_of_all_of_them_fires():
     for facts in all_facts():
         text = Text(facts.diagnostic)
         decided: dict = {}
-        for stage in STAGES:
+        for stage_name in STAGES:
             status = decided.get("status") or facts.status
-            whole = _Engine(stage, inference.packs.select(stage, status, facts.token))
+            whole = _Engine(stage_name, inference.packs.select(stage_name, status, facts.token))
             fired = whole.run(_fact_fields(facts, text, whole.phrases, decided, whole.reads))
             expected = sorted(fired, key=lambda s: (s.depth, -s.salience, s.rule))
-            grouped = inference._fired(inference._plan(stage, status, facts.token), facts, text, decided)
+            grouped = inference._fired(inference._plan(stage_name, status, facts.token), facts, text, decided)
             assert grouped == expected
             for s in grouped:  # any decided values do: both sides read the same
                 decided.update((k, v) for k, v in s.concluded if k in ("status", "reason") and k not in decided)
