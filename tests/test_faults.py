@@ -62,18 +62,27 @@ def test_workers_killed_at_random_points_lose_nothing(inputs):
                 os.kill(victim.pid, signal.SIGKILL)
                 kills.append(victim.pid)
 
-    thread = threading.Thread(target=killer, daemon=True)
-    thread.start()
-    try:
-        got = [r.model_dump() for r in ndrkb.classify([str(inputs)], workers=2)]
-    finally:
-        stop.set()
-        thread.join()
+    for _ in range(5):  # an idle machine can finish a run before the first kill: run again
+        stop.clear()
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        try:
+            got = [r.model_dump() for r in ndrkb.classify([str(inputs)], workers=2)]
+        finally:
+            stop.set()
+            thread.join()
+        # a message whose worker was killed is run again alone; killed again, it says so
+        died = [r for r in got if r["error"] and r["error"].startswith("worker process died on this message")]
+        assert [r for r in got if r not in died] == [r for r in expected if (r["source"], r["index"]) not in
+                                                    {(d["source"], d["index"]) for d in died}]
+        if kills:
+            break
     assert kills
-    # a message whose worker was killed is run again alone; killed again, it says so
-    died = [r for r in got if r["error"] and r["error"].startswith("worker process died on this message")]
-    assert [r for r in got if r not in died] == [r for r in expected if (r["source"], r["index"]) not in
-                                                {(d["source"], d["index"]) for d in died}]
+
+
+#: Messages of the run that is interrupted: on an idle machine 1,500 could all be done before
+#: the signal arrived.
+SLOW_MESSAGES = 6000
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
@@ -83,7 +92,7 @@ def test_interrupted_run_says_how_far_and_resume_finishes_without_duplicates(inp
     out = tmp_path / "out.jsonl"
     slow = tmp_path / "in"
     slow.mkdir()
-    (slow / "box.mbox").write_bytes(mbox_of(*[MODERN] * 1500))  # long enough to be interrupted
+    (slow / "box.mbox").write_bytes(mbox_of(*[MODERN] * SLOW_MESSAGES))  # long enough to be interrupted
     proc = subprocess.Popen([NDRKB, "classify", "-j", "2", "-o", str(out), str(inputs), str(slow)],
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
@@ -106,7 +115,7 @@ def test_interrupted_run_says_how_far_and_resume_finishes_without_duplicates(inp
     assert again.returncode == 0, again.stderr
     final = out.read_text().splitlines()
     assert final[:len(expected)] == expected
-    assert keys(final) == keys(expected) + [(str(slow / "box.mbox"), i) for i in range(1500)]
+    assert keys(final) == keys(expected) + [(str(slow / "box.mbox"), i) for i in range(SLOW_MESSAGES)]
 
 
 def test_a_parent_killed_outright_leaves_no_worker(tmp_path):
