@@ -47,8 +47,11 @@ def keys(lines: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-def test_workers_killed_at_random_points_lose_nothing(inputs):
-    expected = [r.model_dump() for r in ndrkb.classify([str(inputs)])]
+def test_workers_killed_at_random_points_lose_nothing(inputs, tmp_path):
+    box = tmp_path / "box.mbox"
+    box.write_bytes(mbox_of(*[MODERN] * 2000))  # a run long enough for kills to land
+    sources = [str(inputs), str(box)]
+    expected = [r.model_dump() for r in ndrkb.classify(sources)]
     stop = threading.Event()
     kills = []
 
@@ -67,7 +70,7 @@ def test_workers_killed_at_random_points_lose_nothing(inputs):
         thread = threading.Thread(target=killer, daemon=True)
         thread.start()
         try:
-            got = [r.model_dump() for r in ndrkb.classify([str(inputs)], workers=2)]
+            got = [r.model_dump() for r in ndrkb.classify(sources, workers=2)]
         finally:
             stop.set()
             thread.join()
