@@ -130,6 +130,40 @@ def test_the_reply_code_decides_a_class_conflict():
     assert r.status == "4.7.0"
 
 
+@pytest.mark.parametrize("status, text, reply", [
+    ("5.1.1", "Deferred: 421 connection closed; earlier: 550 5.1.1 no such user", 550),
+    ("5.0.0", "Connection timed out; 421 try later", None),  # no reply of class 5 quoted: none
+    ("4.4.7", "550 4.4.7 QUEUE.Expired; message expired", 550),  # one reply with both: as written
+])
+def test_a_reply_code_of_another_class_than_the_status_is_not_the_failures(status, text, reply):
+    """Fact sheet 9 step 4, RFC 2034 section 4: the reply code of a failure has its status's class."""
+    (r,) = diagnose(dsn(status, text)).recipients
+    assert (r.status, r.reply_code) == (status, reply)
+    if reply is None:
+        assert "no reply code of the status's class 5" in r.facts.origin["reply"]
+
+
+def test_a_session_transcripts_answer_is_the_reply_not_the_senders_later_remarks():
+    bounce = b"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
+To: sender@example.com
+Subject: Returned mail: User unknown
+
+   ----- Transcript of session follows -----
+While talking to mx.example.org:
+>>> RCPT To:<u@example.org>
+<<< 550 <u@example.org>... User unknown
+550 <u@example.org>... User unknown
+421 example.org (smtp)... Deferred: Connection timed out during user open with example.org
+"""
+    (r,) = diagnose(bounce).recipients
+    assert (r.reply_code, r.reason, r.hard_bounce) == (550, "userunknown", True)
+
+
+def test_a_reply_code_followed_by_a_colon_is_read():
+    (r,) = diagnose(dsn("", "550: <u@example.org>: User unknown")).recipients
+    assert r.reply_code == 550
+
+
 def test_the_stage_is_a_traced_fact():
     (r,) = diagnose(dsn("", "550 5.1.1 <u@example.org>: Recipient address rejected: User unknown "
                            "(in reply to RCPT TO command)")).recipients

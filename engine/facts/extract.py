@@ -23,7 +23,7 @@ from ..vocabulary import MTA_FAMILIES, NDR_LANGUAGES
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "original_message", "read_text"]
 _REPLY_START = re.compile(
-    rf"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>{REPLY_CODE})(?=[\s-])|{STATUS_CODE}(?![0-9]|\.[0-9]))")
+    rf"(?:^|(?<=[\s;:'\"<(\[=]))#?(?:(?P<code>{REPLY_CODE})(?=[\s-]|:\s)|{STATUS_CODE}(?![0-9]|\.[0-9]))")
 _CODE_CONTEXT = re.compile(r"(?:^|[;:'\"<(\[#=]|\.\.\.|said|returned|error)[ \t]*$", re.I | re.M)
 
 def find_replies(text: str) -> list[Reply]:
@@ -265,8 +265,23 @@ def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
             block.origin["recipient"] = other.origin.get("recipient", "text")
 
 
+#: The server's answer in a session transcript: ``<<< 550 5.1.1 <a@b>... User unknown``.
+_ANSWERED = re.compile(rf"^<<< ?(?={REPLY_CODE}\b)(.*)$", re.M)
+
+
+def _answer(b: Block) -> Optional[Reply]:
+    """The reply a session transcript shows the server gave (its last ``<<<`` line): what the
+    server said, as against the reporting MTA's own later remarks (``421 ... Deferred``)."""
+    text = "\n".join(b.diagnostic)
+    found = _ANSWERED.findall(text) if "<<<" in text else []
+    return parse_reply(found[-1]) if found else None
+
+
 def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Optional[str]) -> RecipientFacts:
     reply = best_reply(b.replies)
+    answer = _answer(b)
+    if answer and answer.code and reply and reply.code != answer.code and not reply.status:
+        reply = answer
     status = b.status
     origin = dict(b.origin)
     # The server's own reply is the direct evidence (RFC 3464 section 2.3.6): its enhanced
@@ -280,6 +295,15 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
     code = reply.code if reply else None
     if reply and code is None:
         code = next((r.code for r in b.replies if r.code and (not status or str(r.code)[0] == status[0])), None)
+    if code and status and str(code)[0] != status[0] and not (reply and reply.code == code and reply.status == status):
+        # A reply code and an enhanced code of different classes, quoted apart, cannot both
+        # describe the failure (RFC 2034 section 4: the class digits agree); the status stands,
+        # and the reply code is the one of its class the text also quotes, else none (fact
+        # sheet 9 step 4).  One reply carrying both ("550 4.4.7") is kept as the server wrote it.
+        code = next((r.code for r in reversed(b.replies) if r.code and str(r.code)[0] == status[0]), None)
+        origin["reply"] = (f"{origin['reply']}; " if origin.get("reply") else "") + (
+            f"the reply code of class {status[0]} beside status {status}" if code else
+            f"no reply code of the status's class {status[0]} was quoted")
     diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
     if command and said:
