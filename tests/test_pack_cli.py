@@ -191,3 +191,34 @@ def test_broken_installed_pack_makes_commands_fail_clearly(run, tmp_path):
     result = run("diagnose", "--pack", broken, bounce)
     assert result.exit_code == 1
     assert "cannot load packs" in result.output and "pack broken: title: Field required" in result.output
+
+
+def test_packs_reasons_lists_every_reason_and_where_it_is_decided(run, tmp_path):
+    """A site pack's rule concluding a reason shows up first under it (site layer wins)."""
+    write_pack(tmp_path, "site-full", """\
+        [pack]
+        id = "site-full"
+        title = "Site"
+        version = "1.0"
+        layer = "site"
+        codes = ["5.2.2"]
+
+        [[rule]]
+        id = "our-quota"
+        description = "our gateway's own quota words"
+        reference = "https://example.org/our-gateway"
+        when.text = ["cubby is stuffed"]
+        then = { reason = "mailboxfull" }
+        """)
+    result = run("packs", "reasons", "--json", "--pack", tmp_path / "site-full")
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.output)
+    from ndrkb.vocabulary import REASONS
+    assert [r["reason"] for r in listed] == list(REASONS)
+    full = next(r for r in listed if r["reason"] == "mailboxfull")
+    assert full["rules"][0] == {"salience": 950, "stage": "diagnose", "step": "", "rule": "site-full/our-quota"}
+    assert any(s["rule"] == "core-reasons/mailboxfull-status" and s["step"] == "context" for s in full["rules"])
+    saliences = [s["salience"] for s in full["rules"]]
+    assert saliences == sorted(saliences, reverse=True)
+    text = run("packs", "reasons").output
+    assert "userunknown: " in text and "reason/context  core-reasons/userunknown-at-rcpt" in text

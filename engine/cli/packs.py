@@ -18,7 +18,7 @@ from .options import load_packset, pack_option, pack_sources
 
 @click.group()
 def packs() -> None:
-    """Rule packs: list the installed ones, check, test and create packs."""
+    """Rule packs: list the installed ones and the reasons they decide, check, test and create packs."""
 
 
 @packs.command("list")
@@ -42,6 +42,31 @@ def list_packs(as_json: bool, packs: tuple[Path, ...]) -> None:
         echo(f"{r['id']} {r['version']}  [{r['layer']}, {r['stage']}]  {r['rules']} rules  "
                    f"({r['origin']})")
         echo(f"    dispatch: {', '.join(r['dispatch']) or '-'}")
+
+
+@packs.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the reasons as JSON.")
+@pack_option
+def reasons(as_json: bool, packs: tuple[Path, ...]) -> None:
+    """List every reason with its meaning and the rules that conclude it, strongest first.
+
+    Each rule is shown with the salience it wins by, its stage and, for the reason
+    procedure, its step of the precedence list.
+    """
+    from ..rules.authoring import reason_sources
+    from ..vocabulary import REASON_MEANINGS
+
+    found = reason_sources(load_packset(packs))
+    if as_json:
+        echo(json.dumps([{"reason": r, "meaning": REASON_MEANINGS[r], "rules": [vars(s) for s in sources]}
+                         for r, sources in found.items()], indent=2))
+        return
+    for r, sources in found.items():
+        echo(f"{r}: {REASON_MEANINGS[r]}")
+        for s in sources:
+            echo(f"    {s.salience:4d}  {s.stage}{'/' + s.step if s.step else ''}  {s.rule}")
+        if not sources:
+            echo("    (no rule concludes it)")
 
 
 @packs.command()

@@ -16,6 +16,7 @@ from ..read.parsers import STATUS_CODE
 from .discovery import PackSources, pack_folders
 from .dispatch import PackSet
 from .loading import read_packs
+from ..vocabulary import REASONS
 from .schema import Expectation, Pack
 
 _EQUAL = ("status", "reply_code", "permanent", "hard_bounce", "certain", "reason", "role", "recipient_type")
@@ -204,6 +205,31 @@ def new_pack(code: str, into: Path = Path(".")) -> Path:
     return folder
 
 
+@dataclass(frozen=True)
+class ReasonSource:
+    """A rule that can conclude a reason, with the salience it wins by (higher wins)."""
+
+    salience: int
+    stage: str
+    step: str
+    rule: str
+
+
+def reason_sources(packs: PackSet) -> dict[str, list[ReasonSource]]:
+    """Where each reason of the vocabulary is decided: the rules concluding it, strongest first.
+
+    Reason-stage rules win by their step's place in the precedence list
+    (``vocabulary.REASON_PROCEDURE``); a later stage's rule of a higher layer can overrule them.
+    """
+    found: dict[str, list[ReasonSource]] = {r: [] for r in REASONS}
+    for pack in packs.packs:
+        for rule in pack.spec.rule:
+            if rule.then.reason:
+                found[rule.then.reason].append(ReasonSource(pack.salience(rule), pack.spec.pack.stage,
+                                                            rule.step or "", pack.rule_id(rule)))
+    return {r: sorted(v, key=lambda s: (-s.salience, s.rule)) for r, v in found.items()}
+
+
 def select_packs(packs: PackSet, which: Optional[str]) -> list[Pack]:
     """The packs named by ``which``: a pack id, a path holding packs, or every pack when None."""
     if which is None:
@@ -217,4 +243,5 @@ def select_packs(packs: PackSet, which: Optional[str]) -> list[Pack]:
     return chosen
 
 
-__all__ = ["check_folder", "run_examples", "compare", "ExampleResult", "new_pack", "select_packs"]
+__all__ = ["check_folder", "run_examples", "compare", "ExampleResult", "new_pack", "reason_sources", "ReasonSource",
+           "select_packs"]
