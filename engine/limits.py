@@ -24,6 +24,9 @@ MAX_MIME_OBJECTS = 5000
 MAX_TEXT_CHARS = 256 * 1024
 #: Characters of one diagnostic text kept per recipient.
 MAX_DIAGNOSTIC_CHARS = 4096
+#: A vendor's X- fields kept per recipient's delivery-status block, and characters of each value.
+MAX_EXTENSIONS = 16
+MAX_EXTENSION_CHARS = 256
 #: Recipients reported per message at most.
 MAX_RECIPIENTS = 1000
 #: Recipients reported per log excerpt or message trace at most (one per failed line or row;

@@ -31,6 +31,9 @@ class RecipientFacts(BaseModel):
     kind: Kind = "bounce"
     feedback_type: Optional[str] = None
     origin: dict[str, str] = Field(default_factory=dict, description="field -> where in the input it was read")
+    extensions: dict[str, str] = Field(default_factory=dict, description="the vendor's own fields (X-...) of the "
+                                       "recipient's delivery-status block, e.g. x-powermta-bouncecategory: "
+                                       "name -> value, both lower case")
     language: Optional[str] = Field(None, description="language of a localized NDR's text (de, fr, ja, ...); "
                                                       "None for English or when no localized line was read")
 

@@ -103,6 +103,9 @@ ACTION_MEANINGS: dict[str, str] = {
     "relayed": "the message was passed on to a system that sends no notices",
     "expanded": "the message was delivered to a list or alias and passed on to its members",
 }
+#: Action words some MTAs write that are not RFC 3464's, read as the standard word they mean
+#: (fact sheet 1 step 12; SendGrid writes "Action: expired", Lhost/SendGrid.pm).
+ACTION_ALIASES: dict[str, str] = {"expired": "delayed", "failure": "failed", "deliverable": "delivered"}
 
 #: What an input is: a bounce, a complaint, or an automatic reply.
 KIND_MEANINGS: dict[str, str] = {
@@ -174,6 +177,35 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "mcafee": MtaFamily(
         "McAfee Email Gateway (appliance)",
         phrases=(" --- the following addresses had delivery problems --- ",)),
+    # Gateways, appliances and sending services (Lhost/AmazonSES.pm ... Verizon.pm): told by
+    # their own headers or sender before the MTA software whose template some of them reuse.
+    "amazonworkmail": MtaFamily(
+        "Amazon WorkMail",
+        header_values=(("x-mailer", "amazon workmail"), ("x-original-mailer", "amazon workmail"))),
+    "amazonses": MtaFamily(
+        "Amazon SES (sending, and receiving rule sets' bounce action)",
+        headers=("x-ses-outgoing", "x-aws-outgoing", "x-amz-sns-message-id")),
+    "powermta": MtaFamily(
+        "PowerMTA",
+        phrases=("hello, this is the mail server on ",)),
+    "sendgrid": MtaFamily(
+        "SendGrid",
+        header_values=(("return-path", "<apps@sendgrid.net>"),),
+        phrases=("this is an automatically generated message from sendgrid.",)),
+    "messagelabs": MtaFamily(
+        "Symantec.cloud (MessageLabs)",
+        header_values=(("from", "mailer-daemon@messagelabs.com"),)),
+    "interscanmss": MtaFamily(
+        "Trend Micro InterScan Messaging Security Suite",
+        header_values=(("from", '"interscan mss"'), ("from", '"interscan notification"')),
+        phrases=("****** message from interscan messaging security suite ******", "メッセージを配信できません。",
+                 "メール配信に失敗しました")),
+    "mxlogic": MtaFamily(
+        "McAfee SaaS (MX Logic), an Exim-based service",
+        headers=("x-mx-bounce", "x-mxl-hash", "x-mxl-notehash")),
+    "verizon": MtaFamily(
+        "Verizon Wireless (vtext.com, vzwpix.com)",
+        header_values=(("from", "post_master@vtext.com"), ("from", ".vzwpix.com"))),
     "imail": MtaFamily(
         "Ipswitch IMail Server",
         header_values=(("x-mailer", "<smtp32 v"),)),

@@ -14,11 +14,11 @@ from ..errors import InputError
 from ..read.parsers import REPLY_CODE, STATUS_CODE, Reply, dsn_fields, parse_dsn, parse_reply
 from ..intake.mime import header_text
 from ..intake.parts import Parts
-from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_LINE_CHARS, MAX_RECIPIENTS
+from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_EXTENSION_CHARS, MAX_EXTENSIONS, MAX_LINE_CHARS, MAX_RECIPIENTS
 from ..models import OriginalMessage, RecipientFacts
 from ..read.stage import smtp_stage
 from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
-from ..vocabulary import MTA_FAMILIES, NDR_LANGUAGES
+from ..vocabulary import ACTION_ALIASES, MTA_FAMILIES, NDR_LANGUAGES
 
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
            "original_message", "read_text"]
@@ -101,13 +101,17 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
             address = clean_address(rec.get("final-recipient")) or clean_address(rec.get("original-recipient"))
             diag = rec.get("diagnostic-code", "")
             diag_text = diag.split(";", 1)[1].strip() if ";" in diag[:12] else diag
+            action = (rec.get("action") or "").lower().split()[:1]
             b = Block(recipient=address, original_recipient=clean_address(rec.get("original-recipient")),
-                       action=(rec.get("action") or "").split()[0].lower() or None if rec.get("action") else None,
+                       action=ACTION_ALIASES.get(action[0], action[0]) if action else None,
                        status=_status_value(rec.get("status")),
                        remote_mta=_after_type(rec.get("remote-mta")),
                        origin={"recipient": f"{where}: Final-Recipient"})
             if b.status:
                 b.origin["status"] = f"{where}: Status"
+            b.extensions = _extensions(rec)
+            if b.extensions:
+                b.origin["extensions"] = f"{where}: {', '.join(n.title() for n in b.extensions)}"
             if diag_text:
                 # A type other than smtp (X-Unix: a local delivery program) says where the
                 # diagnostic came from; it stays in the text for the wording rules to read.
@@ -120,6 +124,12 @@ def _dsn_blocks(parts: Parts) -> tuple[list[Block], dict[str, str]]:
     if len(blocks) > MAX_RECIPIENTS:
         parts.cut(f"recipient blocks cut at {MAX_RECIPIENTS:,}")
     return blocks[:MAX_RECIPIENTS], message
+
+
+def _extensions(fields: dict[str, str]) -> dict[str, str]:
+    """The vendor's own fields (RFC 3464 section 7: names beginning ``X-``) of a recipient block, lower case."""
+    found = {k: " ".join(v.lower().split())[:MAX_EXTENSION_CHARS] for k, v in fields.items() if k.startswith("x-")}
+    return dict(sorted(found.items())[:MAX_EXTENSIONS])
 
 
 def _status_value(value: Optional[str]) -> Optional[str]:
@@ -316,7 +326,7 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
         action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=command, remote_mta=b.remote_mta, reporting_mta=reporting,
-        mta=mta, origin=origin, language=language,
+        mta=mta, extensions=b.extensions, origin=origin, language=language,
     )
 
 

@@ -8,9 +8,18 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 from ..limits import MAX_DEPTH, MAX_LINE_CHARS, MAX_PARTS, MAX_TEXT_CHARS
+from ..vocabulary import MTA_FAMILIES
 from .html import html_to_text
 from .message import InputText
 from .mime import header_text, part_text, read_mime
+
+
+#: The bounce's own headers intake keeps: those the pipeline reads, and every one a
+#: reporting-system family is told by (``MTA_FAMILIES``: header names and header values).
+_KEPT_HEADERS: tuple[str, ...] = tuple(dict.fromkeys(
+    ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted", "Content-Type",
+     "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence", "X-Autoreply", "Date")
+    + tuple(sorted({h for f in MTA_FAMILIES.values() for h in (*f.headers, *(n for n, _ in f.header_values))}))))
 
 
 @dataclass
@@ -45,9 +54,7 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     for note in getattr(msg, "ndrkb_cuts", []):
         parts.cut(note)
     present = {k.lower() for k in msg.keys()}
-    for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
-                 "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
-                 "X-Autoreply", "Date"):
+    for name in _KEPT_HEADERS:
         value = msg.get(name) if name.lower() in present else None
         if value is not None:
             parts.headers[name.lower()] = header_text(value)

@@ -56,6 +56,8 @@ class Block:
     replies: list[Reply] = field(default_factory=list)
     remote_mta: Optional[str] = None
     command: Optional[str] = None
+    #: the vendor's X- fields of the recipient's delivery-status block (lower case)
+    extensions: dict[str, str] = field(default_factory=dict)
     origin: dict[str, str] = field(default_factory=dict)
     #: where each line of ``diagnostic`` was read (a line read twice: its first place)
     line_at: dict[str, str] = field(default_factory=dict)

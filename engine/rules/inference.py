@@ -125,6 +125,7 @@ def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[
         "command": f.command or "none",
         "status_name": status_name(f.status),
         "has_text": bool(text.text),
+        "extensions": frozenset(f"{k}: {v}" for k, v in f.extensions.items()),
     }
     if "keywords" in reads:
         fields["keywords"] = phrases.found(text)
@@ -158,6 +159,9 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
         values, unwanted = frozenset(getattr(w, name)), frozenset(getattr(w, "not_" + name, ()))
         if values or unwanted:
             tests[name] = lambda v, values=values, unwanted=unwanted: (not values or v in values) and v not in unwanted
+    if w.field:
+        wanted = tuple(frozenset(f"{name}: {v}" for v in values) for name, values in sorted(w.field.items()))
+        tests["extensions"] = lambda e: all(any_of & e for any_of in wanted)
     if w.text or w.text_all or w.not_text:
         any_of, all_of, none_of = frozenset(w.text), frozenset(w.text_all), frozenset(w.not_text)
         tests["keywords"] = lambda k: ((not any_of or bool(any_of & k)) and all_of <= k and not (none_of & k))
@@ -178,10 +182,18 @@ class _Rule:
         """Whether the fact passes every test of the rule (its ``after`` rules aside)."""
         return all(test(fields[k]) for k, test in self.tests.items())
 
+    def _shown(self, key: str, value: Any) -> Any:
+        """A matched field as the trace shows it: of the text and the vendor fields, what this rule read
+        (the fact holds its group's phrases and every vendor field)."""
+        if key == "keywords":
+            return sorted(value & self.phrases)
+        if key == "extensions":
+            return sorted(e for e in value if e.split(":")[0] in self.rule.when.field)
+        return value
+
     def step(self, fields: dict) -> Step:
         """The trace step of the rule fired on this fact."""
-        # keywords: this rule's own phrases found in the text (the fact holds its group's)
-        matched = tuple((k, sorted(fields[k] & self.phrases) if k == "keywords" else fields[k]) for k in self.read)
+        matched = tuple((k, self._shown(k, fields[k])) for k in self.read)
         matched += (("after", list(self.rule.when.after)),) if self.rule.when.after else ()
         return Step(self.stage, self.rid, self.pack.id, self.pack.salience(self.rule), self.depth,
                     self.rule.description, matched, self.concluded, self.rule.reference)
@@ -376,7 +388,7 @@ class Inference:
         # Every field an engine reads comes from these (the decided ones from earlier stages
         # of the same run), so the whole run is a function of them.
         key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.command,
-               bool(text.text), text.found(self._phrases))
+               bool(text.text), text.found(self._phrases), tuple(sorted(facts.extensions.items())))
         outcome = self._runs.get(key)
         if outcome is None:
             outcome = _remember(self._runs, key, self._infer(facts, text))

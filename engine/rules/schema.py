@@ -35,6 +35,7 @@ _REPLY_PATTERN = re.compile(r"^[245](?:[0-9x][0-9x])$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _RULE_REF = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_EXTENSION = re.compile(r"^x-[a-z0-9][a-z0-9-]*$")
 #: A pack.toml larger than this is refused unread (packs come from strangers too).
 
 
@@ -94,6 +95,9 @@ class When(_Strict):
                                "whose phrases present")
     not_wording: list[str] = Field(default_factory=list, description="names of [wording] lists whose phrases "
                                    "must all be absent")
+    field: dict[str, list[str]] = Field(default_factory=dict, description="the vendor's own fields (X-...) of the "
+                                        "recipient's delivery-status block: name -> values, one of which it holds "
+                                        "(each name given must hold)")
     has_status: Optional[bool] = None
     has_reply: Optional[bool] = None
     has_text: Optional[bool] = Field(None, description="whether the bounce gives any error text")
@@ -130,6 +134,16 @@ class When(_Strict):
         if bad:
             raise ValueError(f"not a global rule id 'pack/rule': {', '.join(map(repr, bad))}")
         return v
+
+    @field_validator("field")
+    @classmethod
+    def _fields(cls, v: dict[str, list[str]]) -> dict[str, list[str]]:
+        bad = [n for n in v if not _EXTENSION.match(n)]
+        if bad:
+            raise ValueError(f"not a vendor field name (x-..., lower case): {', '.join(map(repr, bad))}")
+        if any(not values or any(not x.strip() for x in values) for values in v.values()):
+            raise ValueError("a vendor field needs one or more non-empty values")
+        return {n: [" ".join(x.lower().split()) for x in values] for n, values in v.items()}
 
     @field_validator("text", "text_all", "not_text")
     @classmethod
