@@ -1,0 +1,219 @@
+"""Gateways', appliances' and sending services' readers (kb/gateway-readers): each family is told
+by its own signs, and the reason its reader states is the one given, with the rule in the trace.
+
+Every bounce here is written for the test in the layout of that system's reports.
+"""
+from __future__ import annotations
+
+import pytest
+
+from ndrkb import diagnose
+from ndrkb.errors import PackError
+from ndrkb.facts.extract import detect_mta
+from ndrkb.intake.parts import Parts
+from ndrkb.rules.schema import When
+
+
+def _dsn(headers: str, text: str, fields: str) -> bytes:
+    """A multipart/report with these top headers, human-readable text and recipient fields."""
+    return f"""{headers}
+To: sender@example.com
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+{text}
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; u@example.org
+{fields}
+
+--B--
+""".encode()
+
+
+def _one(message: bytes):
+    (r,) = diagnose(message).recipients
+    return r
+
+
+@pytest.mark.parametrize("parts, family", [
+    (Parts(headers={"x-mailer": "Amazon WorkMail", "x-ses-outgoing": "2016.01.14-192.0.2.1"}), "amazonworkmail"),
+    (Parts(headers={"x-ses-outgoing": "2016.01.14-192.0.2.1"}), "amazonses"),
+    (Parts(headers={"x-aws-outgoing": "192.0.2.1"}), "amazonses"),
+    (Parts(text="Hello, this is the mail server on mx.example.net.\n\nI am sending you this message"), "powermta"),
+    (Parts(headers={"return-path": "<apps@sendgrid.net>"}), "sendgrid"),
+    (Parts(headers={"from": "MAILER-DAEMON@messagelabs.com"}), "messagelabs"),
+    (Parts(headers={"from": '"InterScan MSS" <postmaster@example.net>'}), "interscanmss"),
+    (Parts(text="****** Message from InterScan Messaging Security Suite ******\n"), "interscanmss"),
+    (Parts(headers={"x-mxl-hash": "0123456789abcdef-0"},
+           text="This message was created automatically by mail delivery software."), "mxlogic"),
+    (Parts(headers={"from": "post_master@vtext.com"}), "verizon"),
+])
+def test_each_gateway_family_is_told_by_its_signs(parts, family):
+    assert detect_mta(parts, set(), None) == family
+
+
+def test_a_family_header_is_kept_from_a_real_message():
+    """Intake keeps every header a family is told by (X-SES-Outgoing is not one the pipeline reads otherwise)."""
+    r = _one(_dsn("From: MAILER-DAEMON@email-bounces.amazonses.com\nX-SES-Outgoing: 2016.10.12-192.0.2.6\n"
+                  "Subject: Delivery Status Notification (Failure)",
+                  "An error occurred while trying to deliver the mail to the following recipients:\nu@example.org",
+                  "Action: failed\nStatus: 5.4.7\nDiagnostic-Code: smtp; Delivery expired (message too old)"))
+    assert (r.facts.mta, r.reason) == ("amazonses", "expired"), r.rules
+    assert "gateway-readers/ses-delivery-expired" in r.rules
+
+
+@pytest.mark.parametrize("status, text, reason, rule", [
+    ("5.3.4", "552 5.3.4 Message too large", "mesgtoobig", "ses-receiving-too-large"),
+    ("5.6.1", "500 5.6.1 Message content rejected", "contenterror", "ses-receiving-content-rejected"),
+    ("5.2.2", "552 5.2.2 Mailbox full", "mailboxfull", "ses-receiving-mailbox-full"),
+])
+def test_ses_receipt_rule_bounce_templates(status, text, reason, rule):
+    r = _one(_dsn("From: postmaster@example.org\nX-SES-Outgoing: 2015.10.01-192.0.2.7\n"
+                  "Subject: Delivery Status Notification (Failure)", "This message could not be delivered.",
+                  f"Action: failed\nStatus: {status}\nDiagnostic-Code: smtp; {text}"))
+    assert (r.facts.mta, r.reason) == ("amazonses", reason), r.rules
+    assert f"gateway-readers/{rule}" in r.rules
+
+
+def _powermta(category: str, text: str) -> bytes:
+    return _dsn("From: postmaster@mx.example.net\nSubject: Delivery report",
+                "Hello, this is the mail server on mx.example.net.\n\n  <u@example.org>  delivery failed; "
+                "will not continue trying",
+                f"Action: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp;{text}\nX-PowerMTA-BounceCategory: {category}")
+
+
+def test_powermtas_bounce_category_is_a_traced_fact():
+    r = _one(_powermta("bad-mailbox", "550 5.1.1 <u@example.org>... User Unknown"))
+    assert r.facts.extensions == {"x-powermta-bouncecategory": "bad-mailbox"}
+    assert "X-Powermta-Bouncecategory" in r.facts.origin["extensions"]
+    assert (r.facts.mta, r.reason, r.hard_bounce) == ("powermta", "userunknown", True), r.rules
+    step = next(s for s in r.explanation if s.rule == "gateway-readers/powermta-bad-mailbox")
+    assert step.matched["extensions"] == ["x-powermta-bouncecategory: bad-mailbox"]
+
+
+@pytest.mark.parametrize("category, reason", [
+    ("spam-related", "spamdetected"), ("policy-related", "policyviolation"), ("quota-issues", "mailboxfull"),
+    ("bad-domain", "hostunknown"), ("no-answer-from-host", "networkerror"),
+])
+def test_powermtas_categories_name_the_reason(category, reason):
+    r = _one(_powermta(category, "550 5.0.0 message refused"))
+    assert r.reason == reason, r.rules
+    assert r.decided_by["reason"].startswith("gateway-readers/powermta-")
+
+
+def test_a_vendor_field_condition_needs_an_x_name_and_values():
+    assert When(field={"x-powermta-bouncecategory": ["Bad-Mailbox"]}).field == {
+        "x-powermta-bouncecategory": ["bad-mailbox"]}
+    for bad in ({"status": ["5.1.1"]}, {"x-powermta-bouncecategory": []}):
+        with pytest.raises(ValueError):
+            When(field=bad)
+
+
+def test_sendgrids_expired_action_is_read_as_delayed_and_expired():
+    r = _one(_dsn("Return-Path: <apps@sendgrid.net>\nFrom: MAILER-DAEMON\nSubject: Undelivered Mail Returned to Sender",
+                  "This is an automatically generated message from SendGrid.",
+                  "Action: expired\nStatus: 4.0.0\nDiagnostic-Code: smtp; 451 4.3.0 temporary local problem"))
+    assert (r.facts.mta, r.facts.action, r.reason, r.hard_bounce) == ("sendgrid", "delayed", "expired", False)
+    assert "gateway-readers/sendgrid-expired" in r.rules
+
+
+def test_messagelabs_rejected_recipient_is_unknown():
+    r = _one(_dsn("From: MAILER-DAEMON@messagelabs.com\nSubject: Mail Delivery Failure",
+                  "This is an automatically generated Delivery Status Notification.",
+                  "Action: failed\nStatus: 5.0.0\nDiagnostic-Code: smtp; 542 u@example.org Rejected"))
+    assert (r.facts.mta, r.reason, r.hard_bounce) == ("messagelabs", "userunknown", True), r.rules
+    assert "gateway-readers/messagelabs-rejected-recipient" in r.rules
+
+
+def test_interscan_unable_to_deliver_is_an_unknown_user():
+    message = b"""From: postmaster@example.net ("InterScan MSS")
+To: sender@example.com
+Subject: Mail could not be delivered
+MIME-Version: 1.0
+Content-Type: text/plain
+
+****** Message from InterScan Messaging Security Suite ******
+
+The following mail could not be delivered.
+Reason:  Unable to deliver message to <u@example.org>.
+
+************************     End of message     **********************
+"""
+    r = _one(message)
+    assert (r.facts.mta, r.reason) == ("interscanmss", "userunknown"), r.rules
+    assert "gateway-readers/interscan-unable-to-deliver" in r.rules
+
+
+def test_mcafee_user_address_unknown():
+    message = b"""From: postmaster@example.net
+To: sender@example.com
+Subject: Delivery Status
+MIME-Version: 1.0
+Content-Type: text/plain
+
+    --- The following addresses had delivery problems ---
+
+<u@example.org>   (User (u@example.org) unknown. )
+"""
+    r = _one(message)
+    assert (r.facts.mta, r.reason) == ("mcafee", "userunknown"), r.rules
+    assert "gateway-readers/mcafee-user-address-unknown" in r.rules
+
+
+def _mxlogic(error: str) -> bytes:
+    return f"""From: Mail Delivery System <MAILER-DAEMON@mx.example.net>
+To: sender@example.com
+Subject: Mail delivery failed
+X-MXL-Hash: 0123456789abcdef-0123456789abcdef0123456789abcdef01234567
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  u@example.org
+    {error}
+
+Included is a copy of the message header:
+""".encode()
+
+
+def test_mxlogic_refused_sender_is_rejected_not_held():
+    """Exim's reader holds a refusal after MAIL FROM (onhold); MX Logic's calls it rejected."""
+    r = _one(_mxlogic("SMTP error from remote mail server after MAIL FROM:<sender@example.com>:\n"
+                      "    host mx.example.org [192.0.2.1]: 550 not today"))
+    assert (r.facts.mta, r.facts.command, r.reason) == ("mxlogic", "MAIL", "rejected"), r.rules
+    assert "gateway-readers/mxlogic-sender-refused" in r.rules
+
+
+def test_mxlogic_reads_exims_own_messages():
+    r = _one(_mxlogic("Unrouteable address"))
+    assert (r.facts.mta, r.reason) == ("mxlogic", "hostunknown"), r.rules
+    assert "gateway-readers/mxlogic-unroutable" in r.rules
+
+
+def test_verizon_no_such_user():
+    message = b"""From: post_master@vtext.com
+To: sender@example.com
+Subject: Undeliverable Message
+MIME-Version: 1.0
+Content-Type: text/plain
+
+Error: 550 - Requested action not taken: no such user here
+
+Message details:
+  Subject: hello
+  MAIL FROM: sender@example.com
+  RCPT TO: 5555550100@vtext.com
+"""
+    r = _one(message)
+    assert (r.facts.mta, r.reason) == ("verizon", "userunknown"), r.rules
+    assert "gateway-readers/verizon-no-such-user" in r.rules
