@@ -11,6 +11,7 @@ from ..limits import MAX_DEPTH, MAX_LINE_CHARS, MAX_PARTS, MAX_TEXT_CHARS
 from ..vocabulary import MTA_FAMILIES
 from .html import html_to_text
 from .message import InputText
+from .notifications import ses_notification_blocks
 from .mime import header_text, part_text, read_mime
 
 
@@ -119,6 +120,11 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     if len(parts.text) > MAX_TEXT_CHARS:
         parts.text = parts.text[:MAX_TEXT_CHARS]
         parts.cut(f"human-readable text cut at {MAX_TEXT_CHARS} characters")
+    notification = ses_notification_blocks(parts.text) if not parts.delivery_status else None
+    if notification:
+        parts.delivery_status.append(notification)
+        parts.text = ""
+        parts.found.append("Amazon SES notification (JSON), read as delivery-status fields")
     inline = _INLINE_DSN.search(parts.text) if not parts.delivery_status else None
     if inline:
         parts.delivery_status.append(inline.group(1))
