@@ -206,6 +206,25 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "verizon": MtaFamily(
         "Verizon Wireless (vtext.com, vzwpix.com)",
         header_values=(("from", "post_master@vtext.com"), ("from", ".vzwpix.com"))),
+    # Gateways whose readers state no reason and name no SMTP command: the procedure decides.
+    "mailfoundry": MtaFamily(
+        "MailFoundry",
+        phrases=("unable to deliver message to: <",)),
+    "surfcontrol": MtaFamily(
+        "Websense SurfControl E-mail Filter",
+        header_values=(("x-mailer", "surfcontrol e-mail filter"),)),
+    "activehunter": MtaFamily(
+        "TransWARE Active!hunter",
+        headers=("x-ahmailid",)),
+    "amavis": MtaFamily(
+        "amavisd-new",
+        header_values=(("from", '"content-filter at '),)),
+    "barracuda": MtaFamily(
+        "Barracuda Email Security Gateway",
+        phrases=("our bulk email filter",)),
+    "mailmarshal": MtaFamily(
+        "Trustwave Secure Email Gateway (MailMarshal SMTP)",
+        phrases=('undeliverable mail: "',)),
     "imail": MtaFamily(
         "Ipswitch IMail Server",
         header_values=(("x-mailer", "<smtp32 v"),)),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import pytest
 
 from ndrkb import diagnose
-from ndrkb.errors import PackError
 from ndrkb.facts.extract import detect_mta
 from ndrkb.intake.parts import Parts
 from ndrkb.rules.schema import When
@@ -55,6 +54,13 @@ def _one(message: bytes):
     (Parts(headers={"x-mxl-hash": "0123456789abcdef-0"},
            text="This message was created automatically by mail delivery software."), "mxlogic"),
     (Parts(headers={"from": "post_master@vtext.com"}), "verizon"),
+    (Parts(text="Unable to deliver message to: <u@example.org>\nDelivery failed for the following reason:"),
+     "mailfoundry"),
+    (Parts(headers={"x-mailer": "SurfControl E-mail Filter"}), "surfcontrol"),
+    (Parts(headers={"x-ahmailid": "00000001"}), "activehunter"),
+    (Parts(headers={"from": '"Content-filter at mx.example.net" <postmaster@mx.example.net>'}), "amavis"),
+    (Parts(subject="**Message you sent blocked by our bulk email filter**"), "barracuda"),
+    (Parts(subject='Undeliverable Mail: "hello"'), "mailmarshal"),
 ])
 def test_each_gateway_family_is_told_by_its_signs(parts, family):
     assert detect_mta(parts, set(), None) == family
@@ -217,3 +223,87 @@ Message details:
     r = _one(message)
     assert (r.facts.mta, r.reason) == ("verizon", "userunknown"), r.rules
     assert "gateway-readers/verizon-no-such-user" in r.rules
+
+
+def _sns(body: str) -> bytes:
+    """An SNS e-mail notification carrying an Amazon SES notification's JSON."""
+    return f"""From: AWS Notifications <no-reply@sns.amazonaws.com>
+To: ops@example.com
+Subject: AWS Notification Message
+x-amz-sns-message-id: 00000000-1111-2222-3333-444444444444
+Content-Type: text/plain; charset=UTF-8
+
+{body}
+
+--
+If you wish to stop receiving notifications from this topic, please click the link below.
+""".encode()
+
+
+def _bounce_json(kind: str, subtype: str, status: str, code: str) -> str:
+    return ('{"notificationType":"Bounce","bounce":{"bounceType":"%s","bounceSubType":"%s","bouncedRecipients":'
+            '[{"emailAddress":"u@example.org","action":"failed","status":"%s","diagnosticCode":"smtp; %s"}],'
+            '"reportingMTA":"dsn; a1-2.smtp-out.us-west-2.amazonses.com"},"mail":{"source":"sender@example.com",'
+            '"destination":["u@example.org"]}}' % (kind, subtype, status, code))
+
+
+def test_an_ses_json_bounce_names_the_bounced_recipient_not_the_source():
+    d = diagnose(_sns(_bounce_json("Permanent", "General", "5.1.1", "550 5.1.1 user unknown")))
+    (r,) = d.recipients
+    assert (r.recipient, r.facts.mta, r.facts.status, r.facts.reply_code, r.reason) == (
+        "u@example.org", "amazonses", "5.1.1", 550, "userunknown"), r.rules
+    assert r.facts.reporting_mta == "a1-2.smtp-out.us-west-2.amazonses.com"
+    assert r.facts.extensions == {"x-amazonses-bouncetype": "permanent", "x-amazonses-bouncesubtype": "general"}
+
+
+@pytest.mark.parametrize("subtype, reason, rule", [
+    ("MailboxFull", "mailboxfull", "ses-notification-mailbox-full"),
+    ("MessageTooLarge", "mesgtoobig", "ses-notification-too-large"),
+])
+def test_an_ses_json_bounce_type_names_the_reason(subtype, reason, rule):
+    (r,) = diagnose(_sns(_bounce_json("Transient", subtype, "4.0.0", "452 try later"))).recipients
+    assert r.reason == reason, r.rules
+    assert r.decided_by["reason"] == f"gateway-readers/{rule}"
+
+
+def test_an_ses_json_notification_folded_by_sns_is_unfolded():
+    body = _bounce_json("Permanent", "General", "5.1.1", "550 5.1.1 user unknown").replace(
+        '"u@example.org","action"', '"u@exam!\n ple.org","action"')
+    (r,) = diagnose(_sns(body)).recipients
+    assert (r.recipient, r.reason) == ("u@example.org", "userunknown")
+
+
+def test_an_ses_json_delivery_is_delivered():
+    body = ('{"notificationType":"Delivery","delivery":{"reportingMTA":"a1-2.smtp-out.us-west-2.amazonses.com",'
+            '"recipients":["u@example.org"],"smtpResponse":"250 2.6.0 Message received"},"mail":{}}')
+    (r,) = diagnose(_sns(body)).recipients
+    assert (r.recipient, r.facts.action, r.facts.status, r.reason) == ("u@example.org", "delivered", "2.6.0",
+                                                                       "delivered"), r.rules
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"notificationType":"Bounce","x":' + "[" * 100_000 + "]" * 100_000 + "}",
+                                  '{"notificationType":"Bounce","bounce":{"bouncedRecipients":"x"}}',
+                                  '{"notificationType":"Bounce","bounce":{"bouncedRecipients":[{"emailAddress":7}]}}'])
+def test_a_broken_ses_notification_is_not_read_as_fields(text):
+    from ndrkb.intake.notifications import ses_notification_blocks
+    assert ses_notification_blocks(text) is None
+
+
+def test_a_gateway_without_its_own_reasons_leaves_unknown_user_words_of_no_stage_to_the_procedure():
+    """MailFoundry's reader states no reason and no SMTP command: unknown-user words at an unknown
+    stage read as filtered (fact sheet 3.4 #8-9), as in a Postfix report, not as its own userunknown."""
+    message = b"""From: MAILER-DAEMON@example.net
+To: sender@example.com
+Subject: Message delivery has failed
+MIME-Version: 1.0
+Content-Type: text/plain
+
+Unable to deliver message to: <u@example.org>
+Delivery failed for the following reason:
+Server mx.example.org[192.0.2.1] failed with: 550 <u@example.org> No such user here
+
+This has been a permanent failure.  No further delivery attempts will be made.
+"""
+    r = _one(message)
+    assert (r.facts.mta, r.facts.command, r.reason, r.hard_bounce) == ("mailfoundry", None, "filtered", False), r.rules
+    assert "core-reasons/userunknown-stage-unknown" not in r.rules
