@@ -60,7 +60,8 @@ lhost-facebook-03 lhost-gmail-01 lhost-gmail-05 lhost-gmail-09 lhost-gmail-11 lh
 lhost-gmail-19 lhost-gmx-01 lhost-gmx-03 lhost-googlegroups-01 lhost-googlegroups-03 lhost-googlegroups-05
 lhost-googlegroups-07 lhost-googlegroups-09 lhost-googlegroups-11 lhost-googlegroups-13 lhost-gsuite-01
 lhost-gsuite-05 lhost-gsuite-07 lhost-gsuite-09 lhost-gsuite-11 lhost-gsuite-13 lhost-gsuite-15
-lhost-imailserver-01 lhost-imailserver-03 lhost-interscanmss-03 lhost-kddi-01 lhost-kddi-03 lhost-mailru-01 lhost-mailru-03
+lhost-imailserver-01 lhost-imailserver-03 lhost-interscanmss-03
+lhost-kddi-01 lhost-kddi-03 lhost-mailfoundry-01 lhost-mailru-01 lhost-mailru-03
 lhost-mailru-05 lhost-mailru-07 lhost-mailru-09 lhost-mcafee-01 lhost-mcafee-03 lhost-mcafee-05
 lhost-messagelabs-01 lhost-messagingserver-01 lhost-messagingserver-03 lhost-messagingserver-05
 lhost-messagingserver-07 lhost-messagingserver-09 lhost-messagingserver-11 lhost-mfilter-01 lhost-mfilter-03
