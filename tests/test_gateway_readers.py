@@ -139,39 +139,33 @@ def test_messagelabs_rejected_recipient_is_unknown():
     assert "gateway-readers/messagelabs-rejected-recipient" in r.rules
 
 
-def test_interscan_unable_to_deliver_is_an_unknown_user():
-    message = b"""From: postmaster@example.net ("InterScan MSS")
+def _plain(sender: str, subject: str, body: str) -> bytes:
+    """A one-part text/plain report from ``sender``."""
+    return f"""From: {sender}
 To: sender@example.com
-Subject: Mail could not be delivered
+Subject: {subject}
 MIME-Version: 1.0
 Content-Type: text/plain
 
-****** Message from InterScan Messaging Security Suite ******
-
-The following mail could not be delivered.
-Reason:  Unable to deliver message to <u@example.org>.
-
-************************     End of message     **********************
-"""
-    r = _one(message)
-    assert (r.facts.mta, r.reason) == ("interscanmss", "userunknown"), r.rules
-    assert "gateway-readers/interscan-unable-to-deliver" in r.rules
+{body}
+""".encode()
 
 
-def test_mcafee_user_address_unknown():
-    message = b"""From: postmaster@example.net
-To: sender@example.com
-Subject: Delivery Status
-MIME-Version: 1.0
-Content-Type: text/plain
-
-    --- The following addresses had delivery problems ---
-
-<u@example.org>   (User (u@example.org) unknown. )
-"""
-    r = _one(message)
-    assert (r.facts.mta, r.reason) == ("mcafee", "userunknown"), r.rules
-    assert "gateway-readers/mcafee-user-address-unknown" in r.rules
+@pytest.mark.parametrize("sender, subject, body, family, rule", [
+    ('postmaster@example.net ("InterScan MSS")', "Mail could not be delivered",
+     "****** Message from InterScan Messaging Security Suite ******\n\nThe following mail could not be delivered.\n"
+     "Reason:  Unable to deliver message to <u@example.org>.\n", "interscanmss", "interscan-unable-to-deliver"),
+    ("postmaster@example.net", "Delivery Status",
+     "    --- The following addresses had delivery problems ---\n\n<u@example.org>   (User (u@example.org) unknown. )",
+     "mcafee", "mcafee-user-address-unknown"),
+    ("post_master@vtext.com", "Undeliverable Message",
+     "Error: 550 - Requested action not taken: no such user here\n\nMessage details:\n  Subject: hello\n"
+     "  MAIL FROM: sender@example.com\n  RCPT TO: 5555550100@vtext.com", "verizon", "verizon-no-such-user"),
+])
+def test_a_readers_own_unknown_user_remark(sender, subject, body, family, rule):
+    r = _one(_plain(sender, subject, body))
+    assert (r.facts.mta, r.reason, r.hard_bounce) == (family, "userunknown", True), r.rules
+    assert f"gateway-readers/{rule}" in r.rules
 
 
 def _mxlogic(error: str) -> bytes:
@@ -204,25 +198,6 @@ def test_mxlogic_reads_exims_own_messages():
     r = _one(_mxlogic("Unrouteable address"))
     assert (r.facts.mta, r.reason) == ("mxlogic", "hostunknown"), r.rules
     assert "gateway-readers/mxlogic-unroutable" in r.rules
-
-
-def test_verizon_no_such_user():
-    message = b"""From: post_master@vtext.com
-To: sender@example.com
-Subject: Undeliverable Message
-MIME-Version: 1.0
-Content-Type: text/plain
-
-Error: 550 - Requested action not taken: no such user here
-
-Message details:
-  Subject: hello
-  MAIL FROM: sender@example.com
-  RCPT TO: 5555550100@vtext.com
-"""
-    r = _one(message)
-    assert (r.facts.mta, r.reason) == ("verizon", "userunknown"), r.rules
-    assert "gateway-readers/verizon-no-such-user" in r.rules
 
 
 def _sns(body: str) -> bytes:
@@ -292,18 +267,10 @@ def test_a_broken_ses_notification_is_not_read_as_fields(text):
 def test_a_gateway_without_its_own_reasons_leaves_unknown_user_words_of_no_stage_to_the_procedure():
     """MailFoundry's reader states no reason and no SMTP command: unknown-user words at an unknown
     stage read as filtered (fact sheet 3.4 #8-9), as in a Postfix report, not as its own userunknown."""
-    message = b"""From: MAILER-DAEMON@example.net
-To: sender@example.com
-Subject: Message delivery has failed
-MIME-Version: 1.0
-Content-Type: text/plain
-
-Unable to deliver message to: <u@example.org>
-Delivery failed for the following reason:
-Server mx.example.org[192.0.2.1] failed with: 550 <u@example.org> No such user here
-
-This has been a permanent failure.  No further delivery attempts will be made.
-"""
+    message = _plain("MAILER-DAEMON@example.net", "Message delivery has failed",
+                     "Unable to deliver message to: <u@example.org>\nDelivery failed for the following reason:\n"
+                     "Server mx.example.org[192.0.2.1] failed with: 550 <u@example.org> No such user here\n\n"
+                     "This has been a permanent failure.  No further delivery attempts will be made.")
     r = _one(message)
     assert (r.facts.mta, r.facts.command, r.reason, r.hard_bounce) == ("mailfoundry", None, "filtered", False), r.rules
     assert "core-reasons/userunknown-stage-unknown" not in r.rules
