@@ -12,7 +12,8 @@ and hands them to ``tools/score.py``; the last line printed is score.py's
 
 ``--half A`` or ``--half B`` scores one fixed half of the labelled files: a file is in
 half A when the first byte of the SHA-256 of its name is even, else in B (stable across
-runs and machines).  Tune on A only; B is the blind check.
+runs and machines).  Tune on A only; B is the blind check, so for B only the
+``score:`` line is printed (``--unblind`` shows the rest, and ends B's use as a blind check).
 """
 from __future__ import annotations
 
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--failures", type=int, default=0, metavar="N", help="list up to N failing rows")
     ap.add_argument("--output", type=Path, help="keep the records in this file")
     ap.add_argument("--scorer", type=Path, default=SCORER, help="score.py to use")
+    ap.add_argument("--unblind", action="store_true",
+                    help="with --half B, print the per-engine failures and rows too")
     args = ap.parse_args(argv)
     labels = args.labels or args.emails.resolve().parent / "labels.jsonl"
     for path in (args.emails, labels, args.scorer):
@@ -76,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
             paths = [str(args.emails / name) for name in names]
         classify(paths, out)
         cmd = [sys.executable, str(args.scorer), str(labels), str(out), "--failures", str(args.failures)]
-        return subprocess.run(cmd).returncode
+        if args.half != "B" or args.unblind:
+            return subprocess.run(cmd).returncode
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        print(next((line for line in done.stdout.splitlines() if line.startswith("score:")), done.stdout[-500:]))
+        sys.stderr.write(done.stderr)
+        return done.returncode
 
 
 if __name__ == "__main__":
