@@ -190,7 +190,9 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
                  "smtp error from remote mail server after")),
     "qmail": MtaFamily(
         "qmail (and netqmail, vpopmail's qmail)",
-        phrases=("this is the qmail-send program", " does not like recipient. remote host said:")),
+        phrases=("this is the qmail-send program", " does not like recipient. remote host said:",
+                 # qmail clones' templates (Sisimai's Lhost/X4.pm reads them with qmail's tables)
+                 "su mensaje no pudo ser entregado", "this is the machine generated message from mail service")),
     "courier": MtaFamily(
         "Courier mail server",
         header_values=(("from", "courier mail server at "), ("message-id", "<courier.")),
