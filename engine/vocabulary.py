@@ -199,7 +199,8 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
         phrases=("courier mail server at",)),
     "opensmtpd": MtaFamily(
         "OpenSMTPD",
-        phrases=("this is the mailer-daemon, please do not reply to this e-mail",)),
+        header_values=(("received", " (opensmtpd) with "),),
+        phrases=("this is the mailer-daemon, please do not reply to this",)),  # "e-mail" in older versions, "email"
     "dragonfly": MtaFamily(
         "DragonFly Mail Agent (dma)",
         phrases=("this is the dragonfly mail agent ",)),
