@@ -127,7 +127,8 @@ class MtaFamily(NamedTuple):
     phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
     stage: Optional[str] = None               # the SMTP command its reports answer when the text names none
     transcript_stage_only: bool = False       # a DSN Diagnostic-Code is the diagnosis; the session
-                                              # transcript beside it gives only the stage
+                                              # transcript beside it gives the stage and, for a
+                                              # report of one recipient, the server's replies
     smtp_types: tuple[str, ...] = ()          # Diagnostic-Code types (lower case) its reader reads as smtp
 
 

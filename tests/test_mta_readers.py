@@ -222,3 +222,16 @@ def test_exims_failed_pipe_is_a_mailer_error_unless_another_message_names_a_reas
     assert "mta-readers/exim-pipe-failed" in r.rules
     (r,) = diagnose(_exim('pipe to |/usr/local/bin/filter\n      retry timeout exceeded')).recipients
     assert r.reason == "expired" and "mta-readers/exim-pipe-failed" not in r.rules, r.rules
+
+
+def test_sendmails_transcript_replies_are_read_with_its_one_recipients_diagnosis():
+    """Lhost/Sendmail.pm puts the server's '<<<' replies before the Diagnostic-Code of a report
+    with one recipient: the remote's own words decide, the generic DSN text alone would not."""
+    report = dsn("5.0.0", "554 5.0.0 Service unavailable").replace(b"Delivery failed.", b"""   ----- Transcript of session follows -----
+... while talking to mx.example.org.:
+>>> MAIL From:<sender@example.com>
+<<< 554 5.7.1 Service unavailable; client host [192.0.2.1] blocked using zen.example.net
+554 5.0.0 Service unavailable""")
+    (r,) = diagnose(report).recipients
+    assert (r.facts.mta, r.facts.command, r.reason) == ("sendmail", "MAIL", "blocked"), r.rules
+    assert "blocked using zen.example.net" in r.facts.diagnostic

@@ -172,6 +172,9 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
                 b.command, said = smtp_stage("\n".join(session)[:MAX_DIAGNOSTIC_CHARS])
                 if b.command:
                     b.origin["command"] = f"session transcript: {said!r}"
+                if len(dsn) == 1:  # the server's replies in the transcript are this recipient's (Lhost/Sendmail.pm)
+                    said_back = [d.lstrip()[3:].strip() for d in session if d.lstrip().startswith("<<<")]
+                    b.diagnostic = list(dict.fromkeys(said_back)) + b.diagnostic
                 text_block = None
             _merge(b, text_block, reading.general)
         blocks = dsn
