@@ -130,7 +130,9 @@ class MtaFamily(NamedTuple):
     phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
     stage: Optional[str] = None               # the SMTP command its reports answer when the text names none
     transcript_stage_only: bool = False       # a DSN Diagnostic-Code is the diagnosis; the session
-                                              # transcript beside it gives only the stage
+                                              # transcript beside it gives the stage and, for a
+                                              # report of one recipient, the server's replies
+    smtp_types: tuple[str, ...] = ()          # Diagnostic-Code types (lower case) its reader reads as smtp
 
 
 #: Languages of localized NDRs: the last name part of a localized line kind
@@ -161,7 +163,9 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
                     *localized("SECTION_EXO", "SERVER_EXO", "REPLY_EXO"))),
     "exchange-legacy": MtaFamily(
         "Exchange 5.5-2003 and its Internet Mail Service",
-        header_values=(("x-mailer", "internet mail service ("),),
+        headers=("x-ms-embedded-report",),
+        header_values=(("x-mailer", "internet mail service ("), ("x-mailer", "microsoft exchange server internet mail "
+                       "connector"), ("x-mimeole", "produced by microsoft exchange")),
         phrases=("did not reach the following recipient(s):",)),
     "google": MtaFamily(
         "Gmail and Google Workspace",
@@ -230,20 +234,42 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
         header_values=(("x-mailer", "<smtp32 v"),)),
     "postfix": MtaFamily(
         "Postfix",
-        phrases=("this is the mail system at host", "the postfix program")),
+        phrases=("this is the mail system at host", "the postfix program", "smtp server: errors from "),
+        smtp_types=("x-postfix",)),  # its reader reads Postfix's own diagnostics as SMTP (Lhost/Postfix.pm)
     "exim": MtaFamily(
         "Exim",
         phrases=("this message was created automatically by mail delivery software",
                  "smtp error from remote mail server after")),
     "qmail": MtaFamily(
         "qmail (and netqmail, vpopmail's qmail)",
-        phrases=("this is the qmail-send program", " does not like recipient. remote host said:")),
+        phrases=("this is the qmail-send program", " does not like recipient. remote host said:",
+                 # qmail clones' templates (Sisimai's Lhost/X4.pm reads them with qmail's tables)
+                 "su mensaje no pudo ser entregado", "this is the machine generated message from mail service")),
     "courier": MtaFamily(
         "Courier mail server",
+        header_values=(("from", "courier mail server at "), ("message-id", "<courier.")),
         phrases=("courier mail server at",)),
     "opensmtpd": MtaFamily(
         "OpenSMTPD",
-        phrases=("this is the mailer-daemon, please do not reply to this e-mail",)),
+        header_values=(("received", " (opensmtpd) with "),),
+        phrases=("this is the mailer-daemon, please do not reply to this",)),  # "e-mail" in older versions, "email"
+    "dragonfly": MtaFamily(
+        "DragonFly Mail Agent (dma)",
+        phrases=("this is the dragonfly mail agent ",)),
+    "messagingserver": MtaFamily(
+        "Oracle (Sun) Communications Messaging Server",
+        header_values=(("content-type", "boundary_(id_"),),
+        phrases=("this report relates to a message you sent with the following header fields:",)),
+    "domino": MtaFamily(
+        "HCL (Lotus) Domino",
+        header_values=(("subject", "delivery failure:"), ("subject", "delivery_failure")),
+        phrases=("not listed in domino directory",)),
+    "notes": MtaFamily(
+        "HCL (Lotus) Notes",
+        phrases=("------- failure reasons ",)),
+    "fml": MtaFamily(
+        "fml mailing list manager",
+        headers=("x-mlserver",)),
     "sendmail": MtaFamily(
         "Sendmail (and its V5 ancestor)",
         phrases=("----- transcript of session follows -----",

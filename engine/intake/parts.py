@@ -15,14 +15,6 @@ from .notifications import ses_notification_blocks
 from .mime import header_text, part_text, read_mime
 
 
-#: The bounce's own headers intake keeps: those the pipeline reads, and every one a
-#: reporting-system family is told by (``MTA_FAMILIES``: header names and header values).
-_KEPT_HEADERS: tuple[str, ...] = tuple(dict.fromkeys(
-    ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted", "Content-Type",
-     "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence", "X-Autoreply", "Date")
-    + tuple(sorted({h for f in MTA_FAMILIES.values() for h in (*f.headers, *(n for n, _ in f.header_values))}))))
-
-
 @dataclass
 class Parts:
     """What intake found in one message."""
@@ -47,6 +39,15 @@ class Parts:
             self.found.append(note)
 
 
+#: The bounce's own headers intake keeps (lower case): those the readers use, and the signs of
+#: the reporting-system families (``vocabulary.MTA_FAMILIES``).
+_KEPT_HEADERS: tuple[str, ...] = tuple(dict.fromkeys(
+    ("x-ms-exchange-message-is-ndr", "x-mailer", "x-failed-recipients", "auto-submitted", "content-type",
+     "x-original-to", "received", "return-path", "to", "message-id", "precedence", "x-autoreply", "date",
+     *(h for f in MTA_FAMILIES.values() for h in f.headers),
+     *(h for f in MTA_FAMILIES.values() for h, _ in f.header_values))))
+
+
 def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     """Find the delivery-status, feedback, human-readable and returned-header parts."""
     if isinstance(msg, InputText):
@@ -56,9 +57,9 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
         parts.cut(note)
     present = {k.lower() for k in msg.keys()}
     for name in _KEPT_HEADERS:
-        value = msg.get(name) if name.lower() in present else None
+        value = msg.get(name) if name in present else None
         if value is not None:
-            parts.headers[name.lower()] = header_text(value)
+            parts.headers[name] = header_text(value)
     plain: list[str] = []
     html: list[email.message.Message] = []  # decoded only when no plain text part is found
     count = 0

@@ -12,6 +12,8 @@ Forms, most explicit first (fact sheet ``../shared/reference/sisimai-reasons.md`
   ``... but my name was rejected.`` (HELO), ``... but sender was rejected.`` (MAIL),
   ``192.0.2.1 does not like recipient.`` (RCPT), ``... failed on DATA command.`` and
   ``... failed after I sent the message.`` (DATA);
+* Postfix's notice of a refused session (``Transcript of session follows.``, ``In:`` / ``Out:``
+  lines): the client command that the first ``Out: 4xx``/``5xx`` reply answered;
 * a session transcript: the last ``>>> COMMAND`` line (Sendmail) or ``SMTP command: X``;
   server replies (``<<< 5xx``) with no command line: EHLO (Sendmail's reader, fact sheet 6.3);
 * otherwise the chain of upper-case command words in the text (section 6.2): each word
@@ -51,6 +53,9 @@ _NEEDS = (("in reply to",), ("after",), ("smtp command",), ("text command",),
           ("does not like", "was rejected", "greeting failed", "failed on", "failed after"),
           ("greeting", "banner"), ("refused to talk to me",))
 _TRANSCRIPT = re.compile(r"^>>> ?(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b", re.I | re.M)
+#: Postfix smtpd's transcript (smtpd_chat.c): a client command ``In: RCPT TO:<...>`` and a reply ``Out: 550 ...``.
+_IN_OUT = re.compile(r"^[ \t]*(?:In:[ \t]*(?P<w>rcpt|mail|data|helo|ehlo|lhlo|starttls|auth|quit)\b"
+                     r"|Out:[ \t]*(?P<r>[45][0-9][0-9])\b)", re.I | re.M)
 #: A server reply in a session transcript (``<<< 550 ...``) with no client command logged before it.
 _REPLIED = re.compile(rf"^<<< ?{REPLY_CODE}\b", re.M)
 #: Upper-case command words in the order Sisimai's generic reader chains them (section 6.2).
@@ -79,6 +84,13 @@ def smtp_stage(text: str) -> tuple[Optional[str], str]:
         if found:
             word = next(w for w in found[-1].groups() if w)
             return _command(word), found[-1].group(0)
+    if "Out:" in text and "In:" in text:
+        said = None
+        for m in _IN_OUT.finditer(text):
+            if m.group("w"):
+                said = m
+            elif said is not None:  # the first refusal answered the command just before it
+                return _command(said.group("w")), said.group(0).strip()
     found = list(_TRANSCRIPT.finditer(text)) if ">>>" in text else []
     if found:
         return _command(found[-1].group("w")), found[-1].group(0)
