@@ -306,6 +306,9 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
             f"no reply code of the status's class {status[0]} was quoted")
     diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
+    mark = _stage_mark(mta, diagnostic)
+    if mark:
+        command, said = mark
     if command and said:
         origin["command"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said!r}"
     elif not command and mta and MTA_FAMILIES[mta].stage and b.diagnostic:
@@ -318,6 +321,13 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
         diagnostic=diagnostic, command=command, remote_mta=b.remote_mta, reporting_mta=reporting,
         mta=mta, origin=origin, language=language,
     )
+
+
+def _stage_mark(mta: Optional[str], diagnostic: str) -> Optional[tuple[str, str]]:
+    """The command a family's own marker in the error text names (``MtaFamily.stage_marks``), with the marker."""
+    marks = MTA_FAMILIES[mta].stage_marks if mta else ()
+    text = " ".join(diagnostic.lower().split()) if marks else ""
+    return next(((command, phrase) for phrase, command in marks if phrase in text), None)
 
 
 def _default_action(status: Optional[str], code: Optional[int]) -> str:

@@ -8,9 +8,19 @@ from dataclasses import dataclass, field
 from typing import Iterator, Optional, Union
 
 from ..limits import MAX_DEPTH, MAX_LINE_CHARS, MAX_PARTS, MAX_TEXT_CHARS
+from ..vocabulary import MTA_FAMILIES
 from .html import html_to_text
 from .message import InputText
 from .mime import header_text, part_text, read_mime
+
+
+#: The headers of the bounce itself that are kept: those the readers look at, and those
+#: a family of reporting systems is recognised by (``MtaFamily.headers``, ``header_values``).
+KEPT_HEADERS: tuple[str, ...] = tuple(dict.fromkeys((
+    "x-ms-exchange-message-is-ndr", "x-mailer", "x-failed-recipients", "auto-submitted", "content-type",
+    "x-original-to", "received", "return-path", "to", "message-id", "precedence", "x-autoreply", "date",
+    *(h for family in MTA_FAMILIES.values() for h in family.headers),
+    *(h for family in MTA_FAMILIES.values() for h, _ in family.header_values))))
 
 
 @dataclass
@@ -45,12 +55,10 @@ def dissect(msg: Union[email.message.Message, InputText]) -> Parts:
     for note in getattr(msg, "ndrkb_cuts", []):
         parts.cut(note)
     present = {k.lower() for k in msg.keys()}
-    for name in ("X-MS-Exchange-Message-Is-Ndr", "X-Mailer", "X-Failed-Recipients", "Auto-Submitted",
-                 "Content-Type", "X-Original-To", "Received", "Return-Path", "To", "Message-ID", "Precedence",
-                 "X-Autoreply", "Date"):
-        value = msg.get(name) if name.lower() in present else None
+    for name in KEPT_HEADERS:
+        value = msg.get(name) if name in present else None
         if value is not None:
-            parts.headers[name.lower()] = header_text(value)
+            parts.headers[name] = header_text(value)
     plain: list[str] = []
     html: list[email.message.Message] = []  # decoded only when no plain text part is found
     count = 0

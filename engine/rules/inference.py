@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from .experta_compat import load_experta
-from ..models import RecipientFacts, TraceStep
+from ..models import RecipientFacts, TraceStep, domain_of
 from ..vocabulary import status_name
 from .dispatch import PackSet
 from .schema import STAGES, Pack, RuleSpec, code_matches, reply_matches
@@ -110,9 +110,17 @@ class Text:
         return self._found[id(phrases)]
 
 
+def provider_hosts(f: RecipientFacts, fragments: frozenset[str]) -> frozenset[str]:
+    """The host name fragments (``when.rhost``) that name the receiving provider: the remote
+    host contains the fragment, or the fragment contains the recipient's domain (fact sheet 3.3)."""
+    host, domain = (f.remote_mta or "").lower(), domain_of(f.recipient)
+    return frozenset(h for h in fragments if (host and h in host) or (domain and domain in h))
+
+
 def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[str, Any],
-                 reads: frozenset[str]) -> dict:
-    """The fields of the fact the rules match, limited to those they read (``reads``)."""
+                 reads: frozenset[str], hosts: frozenset[str] = frozenset()) -> dict:
+    """The fields of the fact the rules match, limited to those they read (``reads``);
+    ``hosts``: the provider host fragments that hold (:func:`provider_hosts`)."""
     status = decided.get("status") or f.status
     fields = {
         "status": status or "",
@@ -125,6 +133,7 @@ def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[
         "command": f.command or "none",
         "status_name": status_name(f.status),
         "has_text": bool(text.text),
+        "rhost": hosts,
     }
     if "keywords" in reads:
         fields["keywords"] = phrases.found(text)
@@ -158,6 +167,9 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
         values, unwanted = frozenset(getattr(w, name)), frozenset(getattr(w, "not_" + name, ()))
         if values or unwanted:
             tests[name] = lambda v, values=values, unwanted=unwanted: (not values or v in values) and v not in unwanted
+    if w.rhost:
+        hosts = frozenset(w.rhost)
+        tests["rhost"] = lambda h: bool(hosts & h)
     if w.text or w.text_all or w.not_text:
         any_of, all_of, none_of = frozenset(w.text), frozenset(w.text_all), frozenset(w.not_text)
         tests["keywords"] = lambda k: ((not any_of or bool(any_of & k)) and all_of <= k and not (none_of & k))
@@ -173,6 +185,7 @@ class _Rule:
         self.read = tuple(sorted(self.tests))
         self.concluded = tuple((k, v) for k, v in rule.then.model_dump(exclude_defaults=True).items())
         self.phrases = frozenset(rule.when.phrases())
+        self.hosts = frozenset(rule.when.rhost)
 
     def matches(self, fields: dict) -> bool:
         """Whether the fact passes every test of the rule (its ``after`` rules aside)."""
@@ -181,7 +194,9 @@ class _Rule:
     def step(self, fields: dict) -> Step:
         """The trace step of the rule fired on this fact."""
         # keywords: this rule's own phrases found in the text (the fact holds its group's)
-        matched = tuple((k, sorted(fields[k] & self.phrases) if k == "keywords" else fields[k]) for k in self.read)
+        # rhost: this rule's own host fragments that hold
+        own = {"keywords": self.phrases, "rhost": self.hosts}
+        matched = tuple((k, sorted(fields[k] & own[k]) if k in own else fields[k]) for k in self.read)
         matched += (("after", list(self.rule.when.after)),) if self.rule.when.after else ()
         return Step(self.stage, self.rid, self.pack.id, self.pack.salience(self.rule), self.depth,
                     self.rule.description, matched, self.concluded, self.rule.reference)
@@ -324,6 +339,7 @@ class Inference:
         self.memoize = memoize
         self._group = _groups(packs)
         self._phrases = Phrases(ph for p in packs.packs for r in p.spec.rule for ph in r.when.phrases())
+        self._hosts = frozenset(h for p in packs.packs for r in p.spec.rule for h in r.when.rhost)
         #: one engine per group of packs dispatched together: bounded by the pack set, built on first use
         self._engines: dict[tuple[str, tuple[str, ...]], _Engine] = {}
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._make_plan)
@@ -347,11 +363,11 @@ class Inference:
         return tuple(plan)
 
     def _fired(self, plan: tuple[_Engine, ...], facts: RecipientFacts, text: Text,
-               decided: dict[str, Any]) -> list[Step]:
+               decided: dict[str, Any], hosts: frozenset[str]) -> list[Step]:
         """The rules that fire in the plan's engines, in trace order."""
         fired: list[Step] = []
         for engine in plan:
-            fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads)
+            fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads, hosts)
             if not self.memoize:
                 fired.extend(engine.run(fields))
                 continue
@@ -371,18 +387,19 @@ class Inference:
     def run(self, facts: RecipientFacts) -> Outcome:
         """Infer conclusions for one recipient's facts (a memoized outcome is shared: read it only)."""
         text = Text(facts.diagnostic)
+        hosts = provider_hosts(facts, self._hosts) if self._hosts else frozenset()
         if not self.memoize:
-            return self._infer(facts, text)
+            return self._infer(facts, text, hosts)
         # Every field an engine reads comes from these (the decided ones from earlier stages
         # of the same run), so the whole run is a function of them.
         key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.command,
-               bool(text.text), text.found(self._phrases))
+               bool(text.text), text.found(self._phrases), hosts)
         outcome = self._runs.get(key)
         if outcome is None:
-            outcome = _remember(self._runs, key, self._infer(facts, text))
+            outcome = _remember(self._runs, key, self._infer(facts, text, hosts))
         return outcome
 
-    def _infer(self, facts: RecipientFacts, text: Text) -> Outcome:
+    def _infer(self, facts: RecipientFacts, text: Text, hosts: frozenset[str]) -> Outcome:
         """Run the three stages, each engine's fired rules memoized by the fields it reads."""
         decided: dict[str, Any] = {}
         decided_by: dict[str, str] = {}
@@ -392,7 +409,7 @@ class Inference:
         notes: list[str] = []
         for stage in STAGES:
             plan = self._plan(stage, decided.get("status") or facts.status, facts.token)
-            for step in self._fired(plan, facts, text, decided):
+            for step in self._fired(plan, facts, text, decided, hosts):
                 trace.append(step)
                 for slot, value in step.concluded:
                     if slot == "add_remediation":
