@@ -144,15 +144,15 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
     w = rule.when
     tests: dict[str, Callable[[Any], bool]] = {}
     if w.status:
-        pats = tuple(w.status)
-        tests["status"] = lambda s: any(code_matches(p, s) for p in pats)
+        codes = tuple(w.status)
+        tests["status"] = lambda s: any(code_matches(p, s) for p in codes)
     if w.has_status is not None:
         want = w.has_status
         prev = tests.get("status")
         tests["status"] = (lambda s: bool(s) == want and prev(s)) if prev else (lambda s: bool(s) == want)
     if w.reply:
-        pats = tuple(w.reply)
-        tests["reply"] = lambda r: any(reply_matches(p, r) for p in pats)
+        replies = tuple(w.reply)
+        tests["reply"] = lambda r: any(reply_matches(p, r) for p in replies)
     if w.has_reply is not None:
         want_r = w.has_reply
         prev_r = tests.get("reply")
