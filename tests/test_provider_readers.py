@@ -226,3 +226,17 @@ def test_unknown_user_words_without_a_stage_are_filtered_for_a_reader_without_it
     assert (r.facts.mta, r.facts.command, r.reason) == ("hotmail", None, "filtered")
     assert "provider-readers/hotmail-mailbox-unavailable" in r.rules
     assert "core-reasons/userunknown-stage-unknown" not in r.rules
+
+
+@pytest.mark.parametrize("line", [
+    "<u@example.org>: host mx02.mail.icloud.com[192.0.2.8] said: 552 5.2.2 <u@example.org>: user is over quota "
+    "(in reply to RCPT TO command)",
+    "u@example.org\n    SMTP error from remote mail server after RCPT TO:<u@example.org>:\n    host mx02.mail.icloud.com "
+    "[192.0.2.8]: 552 5.2.2 <u@example.org>: user is over quota",
+])
+def test_the_remote_host_named_before_the_reply_is_the_receiving_provider(line):
+    """Postfix's "host X[ip] said:" and Exim's "host X [ip]:" name the receiving host when no
+    Remote-MTA field does."""
+    (r,) = diagnose(line).recipients
+    assert r.facts.remote_mta == "mx02.mail.icloud.com"
+    assert (r.reason, "provider-rhost/apple-mailboxfull" in r.rules) == ("mailboxfull", True)
