@@ -308,10 +308,10 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
     remote = b.remote_mta
     if not remote:
-        said = _HOST_SAID.search(diagnostic)
-        if said:
-            remote = said.group(1)
-            origin["remote_mta"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said.group(0)!r}"
+        host = _HOST_SAID.search(diagnostic)
+        if host:
+            remote = host.group(1)
+            origin["remote_mta"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {host.group(0)!r}"
     mark = _stage_mark(mta, diagnostic)
     if mark:
         command, said = mark
