@@ -187,6 +187,9 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
     "hotmail": MtaFamily(
         "Outlook.com in its Hotmail / Windows Live form",
         headers=("x-message-delivery", "x-message-info")),
+    "au-filter": MtaFamily(
+        "au by KDDI's notice of a message its recipient's anti-spam filter refused (X-SPASIGN: NG)",
+        header_values=(("x-spasign", "ng"),)),
     "au": MtaFamily(
         "au by KDDI (EZweb, au one net)",
         header_values=(("from", "postmaster@ezweb.ne.jp"), ("from", "postmaster@au.com")),

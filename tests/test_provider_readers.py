@@ -240,3 +240,16 @@ def test_the_remote_host_named_before_the_reply_is_the_receiving_provider(line):
     (r,) = diagnose(line).recipients
     assert r.facts.remote_mta == "mx02.mail.icloud.com"
     assert (r.reason, "provider-rhost/apple-mailboxfull" in r.rules) == ("mailboxfull", True)
+
+
+def test_ezweb_spam_filter_mark_makes_it_filtered():
+    """X-SPASIGN: NG marks the notice of the recipient's anti-spam filter: filtered, whatever the text says."""
+    raw = message(
+        "From: <Postmaster@ezweb.ne.jp>\nSubject: Mail System Error - Returned Mail\nX-SPASIGN: NG",
+        """<ann@ezweb.example.jp>
+
+Each of the following recipients was rejected by a remote mail server.
+""")
+    (r,) = diagnose(raw).recipients
+    assert (r.facts.mta, r.reason) == ("au-filter", "filtered")
+    assert "provider-readers/au-spam-filter" in r.rules
