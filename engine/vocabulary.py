@@ -129,6 +129,8 @@ class MtaFamily(NamedTuple):
     line_kinds: tuple[str, ...] = ()          # kinds of text lines (grammar/ndr_text.lark)
     phrases: tuple[str, ...] = ()             # template wording of the report (lower case)
     stage: Optional[str] = None               # the SMTP command its reports answer when the text names none
+    stage_marks: tuple[tuple[str, str], ...] = ()  # (lower-case phrase of its error text, the SMTP command
+                                              # that phrase says the failure answered), before the text's own
     transcript_stage_only: bool = False       # a DSN Diagnostic-Code is the diagnosis; the session
                                               # transcript beside it gives the stage and, for a
                                               # report of one recipient, the server's replies
@@ -169,15 +171,52 @@ MTA_FAMILIES: dict[str, MtaFamily] = {
         phrases=("did not reach the following recipient(s):",)),
     "google": MtaFamily(
         "Gmail and Google Workspace",
+        header_values=(("from", "<mailer-daemon@googlemail.com>"),),
         reporting_suffixes=("google.com", "googlemail.com", "gmail.com"),
         phrases=("delivery to the following recipient failed permanently", "delivery to the following recipients "
-                 "failed permanently", "google tried to deliver your message", "** message not delivered **",
-                 "** address not found **", "** delivery incomplete **")),
+                 "failed permanently", "delivery to the following recipient has been delayed",
+                 "google tried to deliver your message", "** message not delivered **",
+                 "** address not found **", "** delivery incomplete **"),
+        # Gmail ends the receiving server's reply with "(state N)", its own number for the step of
+        # the session that failed (Lhost/Gmail.pm)
+        stage_marks=(("(state 6)", "MAIL"), ("(state 8)", "AUTH"), ("(state 9)", "AUTH"), ("(state 12)", "AUTH"),
+                     ("(state 13)", "EHLO"), ("(state 14)", "RCPT"), ("(state 15)", "DATA"),
+                     ("(state 17)", "DATA"), ("(state 18)", "DATA"))),
     "yahoo": MtaFamily(
         "Yahoo Mail",
+        headers=("x-ymailisg",),
         reporting_suffixes=("yahoo.com", "yahoodns.net"),
         phrases=("sorry, we were unable to deliver your message to the following address",),
         stage="RCPT"),  # its reports quote the refused address: RCPT (fact sheet 6.3, Lhost/Yahoo.pm)
+    "aol": MtaFamily(
+        "Aol Mail",
+        headers=("x-aol-ip",)),
+    "hotmail": MtaFamily(
+        "Outlook.com in its Hotmail / Windows Live form",
+        headers=("x-message-delivery", "x-message-info")),
+    "au-filter": MtaFamily(
+        "au by KDDI's notice of a message its recipient's anti-spam filter refused (X-SPASIGN: NG)",
+        header_values=(("x-spasign", "ng"),)),
+    "au": MtaFamily(
+        "au by KDDI (EZweb, au one net)",
+        header_values=(("from", "postmaster@ezweb.ne.jp"), ("from", "postmaster@au.com")),
+        phrases=("mail system error - returned mail", "your mail sent on:", "your mail attempted to be delivered on:")),
+    "biglobe": MtaFamily(
+        "BIGLOBE (and the Japanese providers it hosts)",
+        header_values=(("from", "postmaster@biglobe.ne.jp"), ("from", "postmaster@inacatv.ne.jp"),
+                       ("from", "postmaster@tmtv.ne.jp"), ("from", "postmaster@ttv.ne.jp")),
+        phrases=("----- non-delivered information -----",)),
+    "facebook": MtaFamily(
+        "Facebook",
+        header_values=(("from", "mailer-daemon@mx.facebook.com"),),
+        phrases=("this message was created automatically by facebook.",)),
+    "zoho": MtaFamily(
+        "Zoho Mail",
+        headers=("x-zohomail",)),
+    "gmx": MtaFamily(
+        "GMX, mail.com and 1&1 (United Internet)",
+        headers=("x-gmx-antispam",),
+        phrases=("--- the header of the original message is following. ---",)),
     "mcafee": MtaFamily(
         "McAfee Email Gateway (appliance)",
         phrases=(" --- the following addresses had delivery problems --- ",)),

@@ -12,7 +12,7 @@ from ndrkb.read import parsers, stage
 from ndrkb.intake.containers import iter_units
 from ndrkb.diagnoser import Diagnoser
 from ndrkb.facts.extract import extract
-from ndrkb.rules.inference import Phrases, Text, _Engine, _fact_fields
+from ndrkb.rules.inference import Phrases, Text, _Engine, _fact_fields, provider_hosts
 from ndrkb.intake.message import InputRecords, read_source
 from ndrkb.intake.parts import _delivery_status_blocks, _delivery_status_text, dissect
 from ndrkb.models import BatchRecord
@@ -85,13 +85,14 @@ def test_packs_run_in_groups_fire_what_one_engine_of_all_of_them_fires():
     checked = 0
     for facts in all_facts():
         text = Text(facts.diagnostic)
+        hosts = provider_hosts(facts, inference._hosts)
         decided: dict = {}
         for stage_name in STAGES:
             status = decided.get("status") or facts.status
             whole = _Engine(stage_name, inference.packs.select(stage_name, status, facts.token))
-            fired = whole.run(_fact_fields(facts, text, whole.phrases, decided, whole.reads))
+            fired = whole.run(_fact_fields(facts, text, whole.phrases, decided, whole.reads, hosts))
             expected = sorted(fired, key=lambda s: (s.depth, -s.salience, s.rule))
-            grouped = inference._fired(inference._plan(stage_name, status, facts.token), facts, text, decided)
+            grouped = inference._fired(inference._plan(stage_name, status, facts.token), facts, text, decided, hosts)
             assert grouped == expected
             for s in grouped:  # any decided values do: both sides read the same
                 decided.update((k, v) for k, v in s.concluded if k in ("status", "reason") and k not in decided)

@@ -329,6 +329,15 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
             f"no reply code of the status's class {status[0]} was quoted")
     diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
+    remote = b.remote_mta
+    if not remote:
+        host = _HOST_SAID.search(diagnostic)
+        if host:
+            remote = host.group(1)
+            origin["remote_mta"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {host.group(0)!r}"
+    mark = _stage_mark(mta, diagnostic)
+    if mark:
+        command, said = mark
     if command and said:
         origin["command"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said!r}"
     elif not command and mta and MTA_FAMILIES[mta].stage and b.diagnostic:
@@ -338,9 +347,21 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
         recipient=b.recipient, original_recipient=b.original_recipient,
         action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
-        diagnostic=diagnostic, command=command, remote_mta=b.remote_mta, reporting_mta=reporting,
+        diagnostic=diagnostic, command=command, remote_mta=remote, reporting_mta=reporting,
         mta=mta, extensions=b.extensions, origin=origin, language=language,
     )
+
+
+#: The receiving host an MTA names before quoting its reply: Postfix's "host mx.example.org[192.0.2.1]
+#: said:", Exim's "host mx.example.org [192.0.2.1]:" (the remote host of fact sheet 3.3).
+_HOST_SAID = re.compile(r"\bhost ([A-Za-z0-9][A-Za-z0-9.-]*\.[A-Za-z]{2,}) ?\[[0-9A-Fa-f.:]+\]")
+
+
+def _stage_mark(mta: Optional[str], diagnostic: str) -> Optional[tuple[str, str]]:
+    """The command a family's own marker in the error text names (``MtaFamily.stage_marks``), with the marker."""
+    marks = MTA_FAMILIES[mta].stage_marks if mta else ()
+    text = " ".join(diagnostic.lower().split()) if marks else ""
+    return next(((command, phrase) for phrase, command in marks if phrase in text), None)
 
 
 def _default_action(status: Optional[str], code: Optional[int]) -> str:

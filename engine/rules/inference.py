@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Optional
 
 from .experta_compat import load_experta
-from ..models import RecipientFacts, TraceStep
+from ..models import RecipientFacts, TraceStep, domain_of
 from ..vocabulary import status_name
 from .dispatch import PackSet
 from .schema import STAGES, Pack, RuleSpec, code_matches, reply_matches
@@ -110,9 +110,17 @@ class Text:
         return self._found[id(phrases)]
 
 
+def provider_hosts(f: RecipientFacts, fragments: frozenset[str]) -> frozenset[str]:
+    """The host name fragments (``when.rhost``) that name the receiving provider: the remote
+    host contains the fragment, or the fragment contains the recipient's domain (fact sheet 3.3)."""
+    host, domain = (f.remote_mta or "").lower(), domain_of(f.recipient)
+    return frozenset(h for h in fragments if (host and h in host) or (domain and domain in h))
+
+
 def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[str, Any],
-                 reads: frozenset[str]) -> dict:
-    """The fields of the fact the rules match, limited to those they read (``reads``)."""
+                 reads: frozenset[str], hosts: frozenset[str] = frozenset()) -> dict:
+    """The fields of the fact the rules match, limited to those they read (``reads``);
+    ``hosts``: the provider host fragments that hold (:func:`provider_hosts`)."""
     status = decided.get("status") or f.status
     fields = {
         "status": status or "",
@@ -126,6 +134,7 @@ def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[
         "status_name": status_name(f.status),
         "has_text": bool(text.text),
         "extensions": frozenset(f"{k}: {v}" for k, v in f.extensions.items()),
+        "rhost": hosts,
     }
     if "keywords" in reads:
         fields["keywords"] = phrases.found(text)
@@ -136,15 +145,15 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
     w = rule.when
     tests: dict[str, Callable[[Any], bool]] = {}
     if w.status:
-        pats = tuple(w.status)
-        tests["status"] = lambda s: any(code_matches(p, s) for p in pats)
+        codes = tuple(w.status)
+        tests["status"] = lambda s: any(code_matches(p, s) for p in codes)
     if w.has_status is not None:
         want = w.has_status
         prev = tests.get("status")
         tests["status"] = (lambda s: bool(s) == want and prev(s)) if prev else (lambda s: bool(s) == want)
     if w.reply:
-        pats = tuple(w.reply)
-        tests["reply"] = lambda r: any(reply_matches(p, r) for p in pats)
+        replies = tuple(w.reply)
+        tests["reply"] = lambda r: any(reply_matches(p, r) for p in replies)
     if w.has_reply is not None:
         want_r = w.has_reply
         prev_r = tests.get("reply")
@@ -162,6 +171,9 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
     if w.field:
         wanted = tuple(frozenset(f"{name}: {v}" for v in values) for name, values in sorted(w.field.items()))
         tests["extensions"] = lambda e: all(any_of & e for any_of in wanted)
+    if w.rhost:
+        hosts = frozenset(w.rhost)
+        tests["rhost"] = lambda h: bool(hosts & h)
     if w.text or w.text_all or w.not_text:
         any_of, all_of, none_of = frozenset(w.text), frozenset(w.text_all), frozenset(w.not_text)
         tests["keywords"] = lambda k: ((not any_of or bool(any_of & k)) and all_of <= k and not (none_of & k))
@@ -177,16 +189,19 @@ class _Rule:
         self.read = tuple(sorted(self.tests))
         self.concluded = tuple((k, v) for k, v in rule.then.model_dump(exclude_defaults=True).items())
         self.phrases = frozenset(rule.when.phrases())
+        self.hosts = frozenset(rule.when.rhost)
 
     def matches(self, fields: dict) -> bool:
         """Whether the fact passes every test of the rule (its ``after`` rules aside)."""
         return all(test(fields[k]) for k, test in self.tests.items())
 
     def _shown(self, key: str, value: Any) -> Any:
-        """A matched field as the trace shows it: of the text and the vendor fields, what this rule read
-        (the fact holds its group's phrases and every vendor field)."""
+        """A matched field as the trace shows it: of the text, the provider hosts and the vendor
+        fields, what this rule read (the fact holds its group's phrases and hosts, every vendor field)."""
         if key == "keywords":
             return sorted(value & self.phrases)
+        if key == "rhost":
+            return sorted(value & self.hosts)
         if key == "extensions":
             return sorted(e for e in value if e.split(":")[0] in self.rule.when.field)
         return value
@@ -336,6 +351,7 @@ class Inference:
         self.memoize = memoize
         self._group = _groups(packs)
         self._phrases = Phrases(ph for p in packs.packs for r in p.spec.rule for ph in r.when.phrases())
+        self._hosts = frozenset(h for p in packs.packs for r in p.spec.rule for h in r.when.rhost)
         #: one engine per group of packs dispatched together: bounded by the pack set, built on first use
         self._engines: dict[tuple[str, tuple[str, ...]], _Engine] = {}
         self._plan = functools.lru_cache(maxsize=PLAN_CACHE_SIZE)(self._make_plan)
@@ -359,11 +375,11 @@ class Inference:
         return tuple(plan)
 
     def _fired(self, plan: tuple[_Engine, ...], facts: RecipientFacts, text: Text,
-               decided: dict[str, Any]) -> list[Step]:
+               decided: dict[str, Any], hosts: frozenset[str]) -> list[Step]:
         """The rules that fire in the plan's engines, in trace order."""
         fired: list[Step] = []
         for engine in plan:
-            fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads)
+            fields = _fact_fields(facts, text, engine.phrases, decided, engine.reads, hosts)
             if not self.memoize:
                 fired.extend(engine.run(fields))
                 continue
@@ -383,18 +399,19 @@ class Inference:
     def run(self, facts: RecipientFacts) -> Outcome:
         """Infer conclusions for one recipient's facts (a memoized outcome is shared: read it only)."""
         text = Text(facts.diagnostic)
+        hosts = provider_hosts(facts, self._hosts) if self._hosts else frozenset()
         if not self.memoize:
-            return self._infer(facts, text)
+            return self._infer(facts, text, hosts)
         # Every field an engine reads comes from these (the decided ones from earlier stages
         # of the same run), so the whole run is a function of them.
         key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.command,
-               bool(text.text), text.found(self._phrases), tuple(sorted(facts.extensions.items())))
+               bool(text.text), text.found(self._phrases), tuple(sorted(facts.extensions.items())), hosts)
         outcome = self._runs.get(key)
         if outcome is None:
-            outcome = _remember(self._runs, key, self._infer(facts, text))
+            outcome = _remember(self._runs, key, self._infer(facts, text, hosts))
         return outcome
 
-    def _infer(self, facts: RecipientFacts, text: Text) -> Outcome:
+    def _infer(self, facts: RecipientFacts, text: Text, hosts: frozenset[str]) -> Outcome:
         """Run the three stages, each engine's fired rules memoized by the fields it reads."""
         decided: dict[str, Any] = {}
         decided_by: dict[str, str] = {}
@@ -404,7 +421,7 @@ class Inference:
         notes: list[str] = []
         for stage in STAGES:
             plan = self._plan(stage, decided.get("status") or facts.status, facts.token)
-            for step in self._fired(plan, facts, text, decided):
+            for step in self._fired(plan, facts, text, decided, hosts):
                 trace.append(step)
                 for slot, value in step.concluded:
                     if slot == "add_remediation":

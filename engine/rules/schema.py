@@ -34,6 +34,7 @@ _CODE_PATTERN = re.compile(rf"^(?:{CODE}-{CODE}|[245x*]\.{_PART}\.{_PART})$")
 _REPLY_PATTERN = re.compile(r"^[245](?:[0-9x][0-9x])$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 _RULE_REF = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
+_HOST = re.compile(r"^[a-z0-9.-]*[a-z0-9][a-z0-9.-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _EXTENSION = re.compile(r"^x-[a-z0-9][a-z0-9-]*$")
 #: A pack.toml larger than this is refused unread (packs come from strangers too).
@@ -98,6 +99,9 @@ class When(_Strict):
     field: dict[str, list[str]] = Field(default_factory=dict, description="the vendor's own fields (X-...) of the "
                                         "recipient's delivery-status block: name -> values, one of which it holds "
                                         "(each name given must hold)")
+    rhost: list[str] = Field(default_factory=list, description="host name fragments of a receiving provider "
+                             "(lower case): the remote host's name contains one, or one contains the "
+                             "recipient's domain")
     has_status: Optional[bool] = None
     has_reply: Optional[bool] = None
     has_text: Optional[bool] = Field(None, description="whether the bounce gives any error text")
@@ -125,6 +129,14 @@ class When(_Strict):
         bad = [t for t in v if not _TOKEN.match(t)]
         if bad:
             raise ValueError(f"not a token prefix (letters, digits, '.', '_', '-'): {', '.join(map(repr, bad))}")
+        return v
+
+    @field_validator("rhost")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        bad = [h for h in v if not _HOST.match(h)]
+        if bad:
+            raise ValueError(f"not a lower-case host name fragment: {', '.join(map(repr, bad))}")
         return v
 
     @field_validator("after")
