@@ -359,3 +359,80 @@ def test_exims_own_messages_name_their_reason(error, reason):
     (r,) = diagnose(_exim(error)).recipients
     assert (r.facts.mta, r.reason) == ("exim", reason), r.rules
     assert any(rule.startswith("mta-readers/exim-") for rule in r.rules)
+
+
+@pytest.mark.parametrize("status, text, reason, rule", [
+    # Sisimai 5.1's own phrases (lib/Sisimai/Reason/*.pm), one or two per reason, each
+    # read by the step of the procedure the fact sheet gives that reason
+    ("5.2.2", "552 5.2.2 The user you are trying to reach is over quota", "mailboxfull", "mailboxfull-status"),
+    ("", "552 Recipient reached disk quota", "mailboxfull", "mailboxfull-words"),
+    ("5.0.0", "552 5.0.0 Message length exceeds administrative limit", "mesgtoobig", "mesgtoobig-wording"),
+    ("5.0.0", "550 5.0.0 This account has been temporarily suspended", "suspend", "suspend-wording"),
+    ("", "550 Mailbox currently suspended", "suspend", "suspend-words"),
+    ("5.7.1", "554 5.7.1 <u@example.org>: This system is not configured to relay mail (in reply to RCPT TO command)",
+     "norelaying", "norelaying-wording"),
+    ("5.7.1", "550 5.7.1 Please inspect your SPF settings", "authfailure", "authfailure-wording"),
+    ("5.0.0", "550 5.0.0 Requested action not taken: mailbox unavailable (in reply to RCPT TO command)",
+     "userunknown", "userunknown-at-rcpt"),
+    ("5.0.0", "550 5.0.0 Message rejected due to user rules", "filtered", "filtered-after-rcpt"),
+    ("5.7.1", "550 5.7.1 Sender IP reverse lookup rejected", "requireptr", "requireptr-wording"),
+    ("5.7.1", "550 5.7.1 Invalid sender (in reply to MAIL FROM command)", "rejected", "rejected-at-mail"),
+    ("5.0.0", "550 5.0.0 Address rejected by this host", "rejected", "rejected-elsewhere"),
+    ("5.0.0", "550 5.0.0 Domain mentioned in email address is unknown", "hostunknown", "hostunknown-wording"),
+    ("", "554 Message probably in a routing loop", "networkerror", "networkerror-words"),
+    ("5.7.1", "554 5.7.1 Rejected: SpamAssassin score 12.1 (in reply to end of DATA command)",
+     "spamdetected", "spamdetected-wording"),
+    ("", "421 Too many SMTP sessions for this host", "toomanyconn", "toomanyconn-wording"),
+    ("5.7.1", "554 5.7.1 Connection reset by peer", "blocked", "blocked-wording"),
+    ("", "554 Message header size, or recipient list, exceeds policy limit", "contenterror", "contenterror-words"),
+    ("", "450 Message expired after sitting in queue for 5 days", "expired", "expired-words"),
+    ("", "550 Remote server is misconfigured", "systemerror", "systemerror-words"),
+    ("", "550 Authentication credentials invalid", "securityerror", "securityerror-words"),
+    ("", "553 Email rejected due to security policies", "policyviolation", "policyviolation-words"),
+    ("", "550 Command failed: exit 75", "mailererror", "mailererror-words"),
+    # Sisimai's ordered pairs, as ordered phrases: each fragment after the previous one
+    ("5.7.1", "550 5.7.1 mail from 192.0.2.1 is not allowed to send from <example.com> per it's SPF Record",
+     "authfailure", "authfailure-wording"),
+    ("5.0.0", "550 5.0.0 User kijitora was not found (in reply to RCPT TO command)", "userunknown",
+     "userunknown-at-rcpt"),
+    ("5.7.1", "550 5.7.1 Reverse DNS lookup for host 192.0.2.1 failed permanently", "requireptr",
+     "requireptr-wording"),
+    ("5.7.1", "554 5.7.1 This message scored 12.3 spam points (in reply to end of DATA command)", "spamdetected",
+     "spamdetected-wording"),
+    ("5.7.1", "554 5.7.1 Email blocked by b.barracudacentral.org", "blocked", "blocked-wording"),
+    # what local delivery agents say (lib/Sisimai/MDA.pm), after their own name
+    ("", "X-Unix; mail.local: unknown user: u", "userunknown", "agent-userunknown"),
+    ("", "maildrop: Invalid user specified.", "userunknown", "agent-userunknown"),
+    ("", 'procmail: Quota exceeded while writing "/var/mail/u"', "mailboxfull", "agent-mailboxfull"),
+    ("", "vdelivermail: account is locked email bounced", "filtered", "agent-filtered"),
+    ("", "procmail: No space left to finish writing /var/mail/u", "systemfull", "agent-systemfull"),
+    ("", "mail.local: temporary file write error", "systemerror", "agent-systemerror"),
+    # a 5.1.x status with the recipient's address rejected: the refused-sender words do not
+    # veto it (the exclusion inside Sisimai's rejected test)
+    ("5.1.0", "550 5.1.0 Address rejected. because the address couldn't be found.", "userunknown",
+     "userunknown-status-recipient-rejected"),
+])
+def test_sisimai_wording_per_reason(status, text, reason, rule):
+    (r,) = diagnose(dsn(status, text)).recipients
+    assert r.reason == reason and f"core-reasons/{rule}" in r.rules, r.rules
+
+
+@pytest.mark.parametrize("phrase, text, found", [
+    ("user … does not exist", "550 user kijitora does not exist", True),
+    ("user … does not exist", "550 does not exist: user x", False),
+    ("user … does not exist", "550 username does not exist", False),  # the space after "user" is its fragment's
+    ("(…@…:blocked)", "550 (x@example.org:blocked)", True),
+    ("(…@…:blocked)", "550 :blocked) (x@example.org", False),
+])
+def test_ordered_phrases(phrase, text, found):
+    from ndrkb.rules.inference import Phrases, Text
+
+    assert (phrase in Phrases([phrase]).found(Text(text))) is found
+
+
+def test_an_ordered_phrase_with_an_empty_fragment_is_refused():
+    from pydantic import ValidationError
+    from ndrkb.rules.schema import When
+
+    with pytest.raises(ValidationError, match="empty fragment"):
+        When(text=["user … "])

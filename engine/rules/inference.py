@@ -58,9 +58,27 @@ class Step:
     reference: str
 
 
+#: Joins the fragments of an ordered phrase: "user … does not exist" occurs when "user "
+#: occurs and " does not exist" after it (the spaces beside the mark belong to the fragments).
+ORDERED = "…"
+
+
+def occurs(phrase: str, text: str) -> bool:
+    """Whether the phrase occurs in the text; an ordered phrase when its fragments occur in order."""
+    if ORDERED not in phrase:
+        return phrase in text
+    at = 0
+    for fragment in phrase.split(ORDERED):
+        found = text.find(fragment, at)
+        if found < 0:
+            return False
+        at = found + len(fragment)
+    return True
+
+
 class Phrases:
     """A fixed set of phrases, and which of them occur in a text: exactly
-    ``{p for p in phrases if p in text}`` (``text`` as :class:`Text` normalises it), but a
+    ``{p for p in phrases if occurs(p, text)}`` (``text`` as :class:`Text` normalises it), but a
     phrase of several words is tested only when the text has a word it needs.  Phrases
     ``within`` a larger set are found as those of the larger set found in the text, which
     a :class:`Text` finds once for all the sets within it."""
@@ -69,13 +87,16 @@ class Phrases:
         self.within = within
         self.own = frozenset(phrases)
         self._direct: list[str] = []
+        self._ordered: list[str] = []
         #: a middle word of a phrase of 3+ words: in the text it has a space on both sides, so it is a word
         self._by_word: dict[str, list[str]] = {}
         #: the first 3 letters of a 2-word phrase's second word: in the text a word starts with them
         self._by_head: dict[str, list[str]] = {}
         for p in sorted(self.own) if within is None else ():
             words = p.split(" ")
-            if p != " ".join(p.split()) or len(words) == 1 or (len(words) == 2 and len(words[1]) < 3):
+            if ORDERED in p:
+                self._ordered.append(p)
+            elif p != " ".join(p.split()) or len(words) == 1 or (len(words) == 2 and len(words[1]) < 3):
                 self._direct.append(p)
             elif len(words) == 2:
                 self._by_head.setdefault(words[1][:3], []).append(p)
@@ -87,6 +108,7 @@ class Phrases:
         if self.within is not None:
             return self.own & text.found(self.within)
         hits = [p for p in self._direct if p in text.text]
+        hits += [p for p in self._ordered if occurs(p, text.text)]
         for w in text.words & self._by_word.keys():
             hits += [p for p in self._by_word[w] if p in text.text]
         for h in text.heads & self._by_head.keys():

@@ -76,7 +76,8 @@ class When(_Strict):
     status: list[str] = Field(default_factory=list, description="codes, ranges 5.7.700-5.7.749, wildcards 5.7.*")
     reply: list[str] = Field(default_factory=list, description="reply codes: 550, 5xx, 55x")
     token: list[str] = Field(default_factory=list, description="Exchange token prefixes, case-insensitive")
-    text: list[str] = Field(default_factory=list, description="phrases, any of them present (case-insensitive)")
+    text: list[str] = Field(default_factory=list, description="phrases, any of them present (case-insensitive); "
+                            "'a … b': fragment 'a ' and, after it, ' b'")
     text_all: list[str] = Field(default_factory=list, description="phrases that must all be present")
     not_text: list[str] = Field(default_factory=list, description="phrases that must all be absent")
     mta: list[str] = Field(default_factory=list, description="reporting-system families")
@@ -160,8 +161,8 @@ class When(_Strict):
     @field_validator("text", "text_all", "not_text")
     @classmethod
     def _phrases(cls, v: list[str]) -> list[str]:
-        if any(not p.strip() for p in v):
-            raise ValueError("empty phrase")
+        if any(not f.strip() for p in v for f in p.split("…")):
+            raise ValueError("empty phrase, or an empty fragment of an ordered phrase ('…')")
         return [" ".join(p.lower().split()) for p in v]
 
     @field_validator("reason", "mta", "not_mta", "action", "not_action", "kind", "command", "not_command", "status_name",
