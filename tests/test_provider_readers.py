@@ -218,12 +218,13 @@ def test_rhost_fragments_are_lower_case_host_names():
         When(rhost=["mail icloud"])
 
 
-def test_unknown_user_words_without_a_stage_are_filtered_for_a_reader_without_its_own_table():
-    """Hotmail's reader only proposes userunknown; with no SMTP stage the procedure reads the words
-    as filtered (fact sheet 10 quirk 1), as for Postfix, Exim and Sendmail."""
+def test_a_readers_own_unknown_user_holds_without_a_stage():
+    """Hotmail's reader names the reason userunknown itself; the context test of that name says
+    yes first when the reader's reason is its own (fact sheet 3.4), so the procedure's
+    filtered-at-an-unknown-stage reading (10 quirk 1) does not apply."""
     raw = with_header(dsn("", "550 Requested action not taken: mailbox unavailable"), "X-Message-Info: AbCd123")
     (r,) = diagnose(raw).recipients
-    assert (r.facts.mta, r.facts.command, r.reason) == ("hotmail", None, "filtered")
+    assert (r.facts.mta, r.facts.command, r.reason) == ("hotmail", None, "userunknown")
     assert "provider-readers/hotmail-mailbox-unavailable" in r.rules
     assert "core-reasons/userunknown-stage-unknown" not in r.rules
 

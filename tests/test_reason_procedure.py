@@ -80,12 +80,13 @@ def test_user_unknown_at_an_unknown_stage_from_postfix_is_filtered():
     assert (r.facts.mta, r.reason, r.hard_bounce) == ("postfix", "filtered", False), r.rules
 
 
-def test_user_unknown_at_an_unknown_stage_from_an_unknown_system_stays_userunknown():
-    """The one deliberate departure: with no family known, the words are read as an MTA's own
-    reader reads them (the address refused), not by the generic-DSN quirk."""
+def test_user_unknown_at_an_unknown_stage_from_an_unknown_system_is_filtered():
+    """With no family known, a generic report follows the procedure (fact sheet 10 quirk 1):
+    unknown-user words that answered no known command read as filtered, not hard."""
     (r,) = diagnose(dsn("", "550 User unknown")).recipients
     assert r.facts.mta is None
-    assert r.reason == "userunknown" and "core-reasons/userunknown-stage-unknown" in r.rules
+    assert (r.reason, r.hard_bounce) == ("filtered", False), r.rules
+    assert "core-reasons/userunknown-stage-unknown" not in r.rules
 
 
 def test_a_reader_that_states_unknown_users_keeps_userunknown():
