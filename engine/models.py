@@ -9,7 +9,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .vocabulary import Kind, Reason, RecipientType, Role
+from .vocabulary import Form, Kind, Reason, RecipientType, Role
 
 
 class RecipientFacts(BaseModel):
@@ -29,6 +29,7 @@ class RecipientFacts(BaseModel):
     reporting_mta: Optional[str] = None
     mta: Optional[str] = Field(None, description="family of the reporting system, e.g. exchange-online, postfix")
     kind: Kind = "bounce"
+    form: Form = Field("message", description="how the facts came: message, pasted text or a listing's row")
     feedback_type: Optional[str] = None
     origin: dict[str, str] = Field(default_factory=dict, description="field -> where in the input it was read")
     extensions: dict[str, str] = Field(default_factory=dict, description="the vendor's own fields (X-...) of the "

@@ -114,6 +114,13 @@ KIND_MEANINGS: dict[str, str] = {
     "autoreply": "an automatic reply (RFC 3834)",
 }
 
+#: How the facts reached ndrkb: inside a report, as text a person pasted, or as a row of a listing.
+FORM_MEANINGS: dict[str, str] = {
+    "message": "a message: the report an MTA wrote (.eml, mbox or Maildir entry)",
+    "text": "pasted text: an NDR's text or one SMTP reply line, without the report around it",
+    "listing": "a row of an MTA log or a message trace",
+}
+
 
 class MtaFamily(NamedTuple):
     """A family of reporting systems and the signs that identify a bounce it wrote.
@@ -320,6 +327,7 @@ Role = Literal[tuple(ROLE_MEANINGS)]  # type: ignore[valid-type]
 RecipientType = Literal[tuple(t for t in RECIPIENT_TYPE_MEANINGS)]  # type: ignore[valid-type]
 Reason = Literal[tuple(REASON_MEANINGS)]  # type: ignore[valid-type]
 Kind = Literal[tuple(KIND_MEANINGS)]  # type: ignore[valid-type]
+Form = Literal[tuple(FORM_MEANINGS)]  # type: ignore[valid-type]
 MtaName = Literal[tuple(MTA_FAMILIES)]  # type: ignore[valid-type]
 
 ROLES: tuple[str, ...] = tuple(ROLE_MEANINGS)
@@ -327,6 +335,7 @@ RECIPIENT_TYPES: tuple[str, ...] = tuple(RECIPIENT_TYPE_MEANINGS)
 REASONS: tuple[str, ...] = tuple(REASON_MEANINGS)
 ACTIONS: tuple[str, ...] = tuple(ACTION_MEANINGS)
 KINDS: tuple[str, ...] = tuple(KIND_MEANINGS)
+FORMS: tuple[str, ...] = tuple(FORM_MEANINGS)
 MTA_NAMES: tuple[str, ...] = tuple(MTA_FAMILIES)
 
 # --------------------------------------------------------------------------------------

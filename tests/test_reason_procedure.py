@@ -89,6 +89,24 @@ def test_user_unknown_at_an_unknown_stage_from_an_unknown_system_is_filtered():
     assert "core-reasons/userunknown-stage-unknown" not in r.rules
 
 
+def test_pasted_unknown_user_words_are_read_as_the_address_refused():
+    """A reply line a person pasted has no report and no reader around it: its words decide
+    (the same words in a generic report of no known family read as filtered, quirk 1)."""
+    r = diagnose("550 Benutzer unbekannt").recipients[0]
+    assert (r.facts.form, r.facts.mta, r.reason, r.hard_bounce) == ("text", None, "userunknown", True)
+    assert r.decided_by["reason"] == "core-reasons/userunknown-pasted-words"
+    (d,) = diagnose(dsn("", "550 Benutzer unbekannt")).recipients
+    assert (d.facts.form, d.reason) == ("message", "filtered")
+
+
+def test_log_rows_are_listings():
+    line = ("Jan  1 00:00:00 mx postfix/smtp[1]: 4AB: to=<u@example.org>, relay=mx.example.org[192.0.2.1]:25, "
+            "delay=1, dsn=5.1.1, status=bounced (host mx.example.org[192.0.2.1] said: 550 5.1.1 User unknown "
+            "(in reply to RCPT TO command))")
+    (r,) = diagnose(line, input_format="log").recipients
+    assert r.facts.form == "listing"
+
+
 def test_a_reader_that_states_unknown_users_keeps_userunknown():
     """Fact sheet 3.1 step 1: IMail's reader takes its 'Unknown user' line as the address
     refused (lib/Sisimai/Lhost/IMailServer.pm); the report's family decides, not its words."""

@@ -200,7 +200,8 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
         blocks = []
     language = next((NDR_LANGUAGES[k.rsplit("_", 1)[1]] for k in sorted(reading.kinds)
                      if k.rsplit("_", 1)[-1] in NDR_LANGUAGES), None)
-    return [_freeze(b, reporting, mta, language) for b in blocks], reporting, mta
+    form = "message" if parts.is_message else "text"
+    return [_freeze(b, reporting, mta, language, form) for b in blocks], reporting, mta
 
 
 def _as_smtp(diagnostic: str, types: tuple[str, ...]) -> str:
@@ -300,7 +301,8 @@ def _answer(b: Block) -> Optional[Reply]:
     return parse_reply(found[-1]) if found else None
 
 
-def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Optional[str]) -> RecipientFacts:
+def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Optional[str],
+            form: str) -> RecipientFacts:
     reply = best_reply(b.replies)
     answer = _answer(b)
     if answer and answer.code and reply and reply.code != answer.code and not reply.status:
@@ -348,7 +350,7 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
         action=b.action or _default_action(status, code),
         status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=command, remote_mta=remote, reporting_mta=reporting,
-        mta=mta, extensions=b.extensions, origin=origin, language=language,
+        mta=mta, extensions=b.extensions, origin=origin, language=language, form=form,
     )
 
 

@@ -98,7 +98,7 @@ def _facts(form: str, lineno: int, *, recipient: Optional[str], action: str, sta
         recipient=clean_address(recipient) or recipient or None, action=action,
         status=status or (reply.status if reply else None), reply_code=reply.code if reply else None,
         token=reply.token if reply else None, diagnostic=" ".join(diagnostic.split())[:MAX_DIAGNOSTIC_CHARS],
-        command=command, remote_mta=remote, reporting_mta=reporting, mta=LOG_FAMILIES[form],
+        command=command, remote_mta=remote, reporting_mta=reporting, mta=LOG_FAMILIES[form], form="listing",
         origin={k: f"{where}: {v}" for k, v in fields.items()})
 
 

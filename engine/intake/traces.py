@@ -64,7 +64,7 @@ def _facts(form: str, rowno: int, *, recipient: Optional[str], action: str, repl
         recipient=clean_address(recipient), action=action, status=reply.status if reply else None,
         reply_code=reply.code if reply else None, token=reply.token if reply else None,
         diagnostic=" ".join(text.split())[:MAX_DIAGNOSTIC_CHARS], remote_mta=remote, reporting_mta=reporting,
-        mta=mta, origin={k: f"{where}: {v}" for k, v in fields.items()})
+        mta=mta, form="listing", origin={k: f"{where}: {v}" for k, v in fields.items()})
 
 
 Rows = list[tuple[int, dict[str, str]]]

@@ -151,6 +151,7 @@ def _fact_fields(f: RecipientFacts, text: Text, phrases: Phrases, decided: dict[
         "mta": f.mta or "",
         "action": f.action or "",
         "kind": f.kind,
+        "form": f.form,
         "reason": decided.get("reason") or "",
         "command": f.command or "none",
         "status_name": status_name(f.status),
@@ -186,7 +187,7 @@ def _tests(rule: RuleSpec) -> dict[str, Callable[[Any], bool]]:
     if w.token:
         prefixes = tuple(t.lower() for t in w.token)
         tests["token"] = lambda t: bool(t) and t.startswith(prefixes)
-    for name in ("mta", "action", "kind", "reason", "command", "status_name"):
+    for name in ("mta", "action", "kind", "form", "reason", "command", "status_name"):
         values, unwanted = frozenset(getattr(w, name)), frozenset(getattr(w, "not_" + name, ()))
         if values or unwanted:
             tests[name] = lambda v, values=values, unwanted=unwanted: (not values or v in values) and v not in unwanted
@@ -426,7 +427,7 @@ class Inference:
             return self._infer(facts, text, hosts)
         # Every field an engine reads comes from these (the decided ones from earlier stages
         # of the same run), so the whole run is a function of them.
-        key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.command,
+        key = (facts.status, facts.reply_code, facts.token, facts.mta, facts.action, facts.kind, facts.form, facts.command,
                bool(text.text), text.found(self._phrases), tuple(sorted(facts.extensions.items())), hosts)
         outcome = self._runs.get(key)
         if outcome is None:

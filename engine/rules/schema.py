@@ -13,11 +13,11 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from ..read.parsers import STATUS_CODE
-from ..vocabulary import (ACTIONS, COMMANDS, KINDS, MTA_NAMES, REASON_STEPS, REASONS, Reason, RecipientType, Role,
+from ..vocabulary import (ACTIONS, COMMANDS, FORMS, KINDS, MTA_NAMES, REASON_STEPS, REASONS, Reason, RecipientType, Role,
                           reason_rank)
 
 #: The closed sets a condition's names must come from.
-_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "not_mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS,
+_VOCABULARY = {"reason": REASONS, "mta": MTA_NAMES, "not_mta": MTA_NAMES, "action": ACTIONS, "kind": KINDS, "form": FORMS,
                "not_action": ACTIONS, "command": COMMANDS + ("none",), "not_command": COMMANDS + ("none",),
                "status_name": REASONS + ("none", "unnamed"), "not_status_name": REASONS + ("none", "unnamed")}
 
@@ -86,6 +86,8 @@ class When(_Strict):
     action: list[str] = Field(default_factory=list)
     not_action: list[str] = Field(default_factory=list, description="actions that must not hold")
     kind: list[str] = Field(default_factory=list)
+    form: list[str] = Field(default_factory=list, description="how the facts came: 'message' (a report), 'text' "
+                            "(pasted NDR text or one reply line), 'listing' (a log or message-trace row)")
     reason: list[str] = Field(default_factory=list, description="the reason decided so far (finalize stage)")
     command: list[str] = Field(default_factory=list, description="the SMTP command the failure answered "
                                "(RCPT, DATA, ...; 'none' when the bounce does not say)")
