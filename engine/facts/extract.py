@@ -17,7 +17,7 @@ from ..intake.parts import Parts
 from ..limits import MAX_DIAGNOSTIC_CHARS, MAX_EXTENSION_CHARS, MAX_EXTENSIONS, MAX_LINE_CHARS, MAX_RECIPIENTS
 from ..models import OriginalMessage, RecipientFacts
 from ..read.stage import smtp_stage
-from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, clean_address, read_text
+from ..read.walker import ADDRESS, ENVELOPE_SENDER, Block, addresses_in, clean_address, read_text
 from ..vocabulary import ACTION_ALIASES, MTA_FAMILIES, NDR_LANGUAGES
 
 __all__ = ["ADDRESS", "best_reply", "clean_address", "detect_mta", "extract", "find_replies",
@@ -161,8 +161,10 @@ def detect_mta(parts: Parts, kinds: set[str], reporting_mta: Optional[str]) -> O
 def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional[str]]:
     """Facts for every recipient the bounce reports, plus the reporting MTA and its family."""
     dsn, message_fields = _dsn_blocks(parts)
-    own = clean_address(parts.sender)
-    reading = read_text(parts.text, frozenset([own]) if own else frozenset())
+    fields = _original_fields(parts.original_headers or parts.text)
+    never, others = _not_recipients(parts, fields, {b.recipient for b in dsn if b.recipient})
+    writer = clean_address(parts.headers.get("from", "") or parts.sender)
+    reading = read_text(parts.text, never, writer.split("@", 1)[1] if writer else None)
     for b in reading.blocks + [reading.general]:
         b.replies = find_replies("\n".join(b.diagnostic))
         if b.replies:
@@ -193,15 +195,25 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
         for b in blocks:
             _merge(b, None, reading.general)
     elif reading.general.replies or parts.headers.get("x-failed-recipients"):
-        blocks = _unnamed_recipients(parts, reading.general)
+        blocks = _unnamed_recipients(parts, reading.general, fields, others)
     elif reading.general.diagnostic:
-        blocks = [b for b in _unnamed_recipients(parts, reading.general) if b.recipient]
+        blocks = [b for b in _unnamed_recipients(parts, reading.general, fields, others) if b.recipient]
     else:
         blocks = []
     language = next((NDR_LANGUAGES[k.rsplit("_", 1)[1]] for k in sorted(reading.kinds)
                      if k.rsplit("_", 1)[-1] in NDR_LANGUAGES), None)
     form = "message" if parts.is_message else "text"
-    return [_freeze(b, reporting, mta, language, form) for b in blocks], reporting, mta
+    notice = _DELAY_NOTICE.search("\n".join(d for b in reading.blocks + [reading.general] for d in b.diagnostic)) \
+        if any(not (b.action or b.status) for b in blocks) else None
+    return [_freeze(b, reporting, mta, language, form, notice) for b in blocks], reporting, mta
+
+
+#: A report that says delivery is still being tried: a warning, not a failure (RFC 3464 section
+#: 2.3.3, action "delayed"), as delay notices without a delivery-status part word it.
+_DELAY_NOTICE = re.compile(
+    r"\b(?:has|have) been (?:delayed|postponed)\b|\bnot (?:yet been delivered|been delivered yet)\b"
+    r"|\b(?:just|only) a warning\b|\bwarning message only\b|\bdelivery attempts will continue\b"
+    r"|\bwill (?:keep trying|be (?:retried|tried again))\b|\bno action is required on your part\b", re.I)
 
 
 def _as_smtp(diagnostic: str, types: tuple[str, ...]) -> str:
@@ -222,46 +234,90 @@ def _line_of(b: Block, reply: Optional[Reply]) -> str:
     return b.origin.get("text", "text")
 
 
-def _unnamed_recipients(parts: Parts, general: Block) -> list[Block]:
-    """The report names no recipient in a layout ndrkb knows: take them from the headers that
-    do, else read the text generically (:func:`_addresses_in_text`)."""
-    for where, value in (("header X-Failed-Recipients", parts.headers.get("x-failed-recipients", "")),
-                         ("returned original header To", _original_to(parts.original_headers or parts.text)),
-                         ("generic reading: an address in the report's text, no known layout named a recipient",
-                          " ".join(_addresses_in_text(parts, general)))):
-        found = [a.lower() for a in ADDRESS.findall(value or "")][:MAX_RECIPIENTS]
+def _unnamed_recipients(parts: Parts, general: Block, fields: dict[str, str], others: frozenset[str]) -> list[Block]:
+    """The report names no recipient in a layout ndrkb knows: take them from the header that
+    does, else read the text generically: the addresses of its text (:func:`_addresses_in_text`),
+    those the returned original was addressed to first, else the original's To and Cc
+    (``fields``: :func:`_original_fields`).  ``others`` are the addresses that are never the
+    failed recipient (:func:`_not_recipients`)."""
+    addressed = [a for a in addresses_in(fields.get("to", "") + "\n" + fields.get("cc", "")) if a not in others]
+    in_text = _addresses_in_text(general, others)
+    for where, found in (
+            ("header X-Failed-Recipients", addresses_in(parts.headers.get("x-failed-recipients", ""))),
+            ("generic reading: an address in the report's text that the returned original was addressed to",
+             [a for a in in_text if a in addressed]),
+            ("generic reading: an address in the report's text, no known layout named a recipient", in_text),
+            ("generic reading: returned original header To or Cc, the report's text names no address", addressed)):
         if found:
             return [Block(recipient=a, diagnostic=list(general.diagnostic), replies=list(general.replies),
                           remote_mta=general.remote_mta, origin={**general.origin, "recipient": where})
-                    for a in dict.fromkeys(found)]
+                    for a in found[:MAX_RECIPIENTS]]
     return [general]
 
 
 #: Local parts of mail-system and list-administration addresses (RFC 2142 section 5, RFC 2369
-#: list-owner conventions): the system or list that reports, never the failed recipient.
-_SYSTEM_LOCAL = re.compile(r"^(?:postmaster|mailer-daemon|mailer_daemon|mail-daemon|owner-.*|.*-(?:owner|request|admin|bounces?))$",
-                           re.I)
+#: list-owner conventions): the system or list that reports, not the failed recipient (unless
+#: the returned original was sent to it).
+_SYSTEM_LOCAL = re.compile(
+    r"^(?:postmaster|mailer-daemon|mailer_daemon|mail-daemon|owner-.*|.*-(?:owner|request|admin|bounces?))$", re.I)
+#: A list's administrative address (``devlist-bounces@``, ``devlist-request+x=y@``,
+#: ``owner-devlist@``): the list itself is its name at the same domain (RFC 2369, list-owner
+#: conventions).
+_LIST_ADMIN = re.compile(
+    r"^(?:owner-(?P<after>[^@]+)|(?P<before>[^@+]+?)-(?:bounces?|owner|request|admin)(?:\+[^@]*)?)@(?P<domain>.+)$")
+#: Headers naming the sender, the list or where errors go, in the report and its returned original.
+_SENDER_FIELDS = ("from", "sender", "return-path", "errors-to", "reply-to", "list-post", "list-owner", "list-help")
 
 
-def _addresses_in_text(parts: Parts, general: Block) -> list[str]:
+def _not_recipients(parts: Parts, fields: dict[str, str], named: set[str]) -> tuple[frozenset[str], frozenset[str]]:
+    """Addresses that are not the failed recipient: first those never named as one, even on a
+    line of a known layout (the report's own sender; the list the original went through:
+    ``List-Post``, and the list whose ``-bounces``/``-owner``/``-request`` address the report or
+    the original names, unless the list itself wrote the report, as then the list is what it
+    reports on; the mail-system addresses the report names, postmaster, mailer-daemon, list
+    administration, unless the returned original was addressed to them); then, for the generic
+    reading, also the report's addressee and the returned original's sender.  None of them is
+    in ``named``, the recipients a delivery-status part names.  ``fields``: the returned
+    original's headers (:func:`_original_fields`)."""
+    own = addresses_in(parts.headers.get("from", "") or parts.sender or "")
+    found = addresses_in(" ".join(
+        [parts.headers.get(name, "") for name in ("to", "return-path", "sender")]
+        + [fields.get(name, "") for name in _SENDER_FIELDS]))
+    addressed = set(addresses_in(fields.get("to", "") + "\n" + fields.get("cc", "")))
+    in_text = addresses_in("\n".join(line for line in parts.text.splitlines() if "@" in line))
+    system = [a for a in in_text if _SYSTEM_LOCAL.match(a.split("@")[0]) and a not in addressed]
+    lists = [a for a in _lists_of(found + own) if a not in _lists_of(own)]
+    never = frozenset(own + lists + system) - named
+    return never, never | frozenset(found) - named
+
+
+def _lists_of(addresses: list[str]) -> list[str]:
+    """The lists whose administrative addresses are among ``addresses``."""
+    return [f"{m.group('after') or m.group('before')}@{m.group('domain')}"
+            for m in map(_LIST_ADMIN.match, addresses) if m]
+
+
+def _addresses_in_text(general: Block, others: frozenset[str]) -> list[str]:
     """The addresses a person would take for the failed recipients of a report in an unknown
-    layout: those in its text before the returned message, except the report's own sender and
-    addressee, the envelope sender, and mail-system or list addresses."""
-    own = {a.lower() for name in ("from", "to", "return-path")
-           for a in ADDRESS.findall(parts.headers.get(name, "") or (parts.sender if name == "from" else ""))}
-    own |= {a.lower() for a in ENVELOPE_SENDER.findall("\n".join(general.diagnostic))}
-    found = []
-    for line in general.diagnostic:
-        for a in ADDRESS.findall(line):
-            a = a.strip(".").lower()
-            if a not in own and not _SYSTEM_LOCAL.match(a.split("@")[0]) and a not in found:
-                found.append(a)
-    return found[:MAX_RECIPIENTS]
+    layout: those in its text before the returned message, except ``others`` and the envelope
+    sender."""
+    text = "\n".join(general.diagnostic)
+    skip = others | {a.lower() for a in ENVELOPE_SENDER.findall(text)}
+    return [a for a in addresses_in(text) if a not in skip][:MAX_RECIPIENTS]
 
 
-def _original_to(text: str) -> str:
-    found = re.search(r"^To:[ \t]*(.*(?:\n[ \t]+.*)*)", text, re.M | re.I)
-    return found.group(1) if found else ""
+#: The returned original's headers that say who sent it, to whom, and through which list.
+_ORIGINAL_FIELD = re.compile(
+    rf"^({'|'.join(map(re.escape, _SENDER_FIELDS + ('to', 'cc')))}):[ \t]*(.*(?:\n[ \t]+.*)*)", re.M | re.I)
+
+
+def _original_fields(text: str) -> dict[str, str]:
+    """The first value of each :data:`_ORIGINAL_FIELD` header in ``text`` (the returned
+    original's headers), by lower-case name, folded lines joined."""
+    found: dict[str, str] = {}
+    for m in _ORIGINAL_FIELD.finditer(text):
+        found.setdefault(m.group(1).lower(), m.group(2))
+    return found
 
 
 def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
@@ -302,7 +358,7 @@ def _answer(b: Block) -> Optional[Reply]:
 
 
 def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Optional[str],
-            form: str) -> RecipientFacts:
+            form: str, notice: Optional[re.Match[str]] = None) -> RecipientFacts:
     reply = best_reply(b.replies)
     answer = _answer(b)
     if answer and answer.code and reply and reply.code != answer.code and not reply.status:
@@ -345,9 +401,12 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
     elif not command and mta and MTA_FAMILIES[mta].stage and b.diagnostic:
         command = MTA_FAMILIES[mta].stage
         origin["command"] = f"the stage a {MTA_FAMILIES[mta].meaning} report answers when its text names none"
+    action = b.action or _default_action(status, code)
+    if not b.action and notice and not status and not code:
+        action = "delayed"
+        origin["action"] = f"the report's text, a delay notice: {notice.group(0)!r}"
     return RecipientFacts(
-        recipient=b.recipient, original_recipient=b.original_recipient,
-        action=b.action or _default_action(status, code),
+        recipient=b.recipient, original_recipient=b.original_recipient, action=action,
         status=status, reply_code=code, token=reply.token if reply else None,
         diagnostic=diagnostic, command=command, remote_mta=remote, reporting_mta=reporting,
         mta=mta, extensions=b.extensions, origin=origin, language=language, form=form,

@@ -6,6 +6,9 @@ prefix only, so a new layout is a new terminal, never a new branch here:
 * ``RCPT_*`` / ``ADDR_*`` open (or return to) the block of the address on the line;
   text after the address on an ``RCPT_*`` line belongs to that block;
 * ``SECTION_*`` closes the current block (a new list or a transcript starts);
+* ``NAME_*`` lines right under a generic ``SECTION_LIST`` heading (blank lines allowed before
+  the first, none between two) open the blocks of those mailboxes at ``home``, the reporting
+  system's domain;
 * ``HOLD_*`` opens a session transcript: it and the unindented lines after it are held
   for the next ``RCPT_REPLY`` / ``RCPT_COMMAND`` line, whose address they explain; so
   are the unindented lines after an ``RCPT_REPLY`` summary (Sendmail writes each
@@ -36,12 +39,31 @@ ENVELOPE_SENDER = re.compile(r"MAIL FROM:[ \t]*<([^\s<>@]{1,256}@[^\s<>]{1,255})
 MAX_BLOCK_LINES = 16
 
 
+#: What a layout writes against an address that is not part of it: a quote opening
+#: ``'a@b'`` and an address-type tag (Exchange's ``SMTP=a@b``, ``rfc822=a@b``).
+_ADDRESS_WRAPPING = re.compile(r"^(?:['`]+|(?:smtp|rfc822)=)+", re.I)
+
+
+def tidy_address(found: str) -> str:
+    """An address as matched in text, lower case, without the wrapping a layout puts on it."""
+    found = found.strip(".")
+    if found[0] in "'`" or "=" in found:  # only then can it be wrapped
+        bare = _ADDRESS_WRAPPING.sub("", found)
+        found = found if bare.startswith("@") else bare
+    return found.lower()
+
+
+def addresses_in(text: str) -> list[str]:
+    """Every address in ``text``, tidied (:func:`tidy_address`), in order, each once."""
+    return list(dict.fromkeys(tidy_address(a) for a in ADDRESS.findall(text)))
+
+
 def clean_address(value: Optional[str]) -> Optional[str]:
     """The bare address in a field value such as ``rfc822; <a@b.example>``."""
     if not value:
         return None
     found = ADDRESS.search(value)
-    return found.group(0).strip(".").lower() if found else None
+    return tidy_address(found.group(0)) if found else None
 
 
 @dataclass
@@ -89,16 +111,21 @@ def _recipient_text(text: str) -> str:
     return text[found.end():].lstrip(">:.,; \t") or before.rstrip("<:( \t")
 
 
+#: Headings under which bare mailbox names are recipients (not Exchange's, whose lists show
+#: display names).
+_NAMES_LISTED_UNDER = frozenset({"SECTION_LIST"})
 #: Recipient lines that take the held transcript lines (a summary reply or a command).
 _TAKES_HELD = frozenset({"RCPT_REPLY", "RCPT_COMMAND"})
 _QUOTING = re.compile(rf"[^\n]*\bRCPT\b|[ \t]*#?{REPLY_CODE}[ -]", re.I)
 
 
-def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
+def read_text(text: str, ignore: frozenset[str] = frozenset(), home: Optional[str] = None) -> TextReading:
     """Walk the classified lines of ``text`` into recipient blocks.
 
-    ``ignore`` holds addresses that never open a block (the bounce's own sender); so does
-    every envelope sender the text quotes (``MAIL FROM:<a@b>``).
+    ``ignore`` holds addresses that never open a block (the bounce's own sender, the list the
+    original came through, the mail system's addresses); neither does any envelope sender
+    the text quotes (``MAIL FROM:<a@b>``).  ``home`` is the domain of the system that wrote
+    the report, where the bare mailbox names it lists under a heading live.
     Replies are not parsed here; :func:`ndrkb.facts.extract.extract` reads them from the text.
     """
     ignore = ignore | {a.lower() for a in ENVELOPE_SENDER.findall(text)}
@@ -110,6 +137,7 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
     current: Optional[Block] = None
     held: list[tuple[str, str]] = []
     holding = False
+    listing = 0  # -1: right under a heading whose bare names are recipients; N: a name was on line N
 
     def block_for(address: str, where: str) -> Block:
         for b in blocks:
@@ -146,8 +174,16 @@ def read_text(text: str, ignore: frozenset[str] = frozenset()) -> TextReading:
         if prefix == "END":
             break
         if prefix == "SECTION":
-            current = None
+            current, listing = None, -1 if kind in _NAMES_LISTED_UNDER else 0
             continue
+        if prefix == "NAME" and home and (listing == -1 or listing == line.lineno - 1):
+            address = f"{line.text.strip().lower()}@{home}"
+            if address not in ignore and len(blocks) < MAX_RECIPIENTS:
+                current = block_for(address, f"{where}: generic reading, a bare mailbox name under a list "
+                                             f"heading, at {home}")
+            listing = line.lineno
+            continue
+        listing = 0
         if prefix in ("RCPT", "ADDR"):
             address = clean_address(line.text)
             if address and address not in ignore:
