@@ -25,19 +25,17 @@ LAYOUTS = REPO / "corpus" / "layouts"
 
 #: The score of each half of sisimai-dev (bench/score_sisimai.py --half: A is tuned on, B
 #: is the blind check) must never drop below these: each a little under the figure
-#: measured after the MTA, gateway and provider readers (issue 10), so a regression fails.
+#: measured after the readers' knowledge, Sisimai 5.1's wording lists and the generic reading
+#: (issue 10: A reason 0.9942 hard 0.9942 reply 0.9595, B reason 0.9632 hard 0.9877 reply
+#: 0.9877), so a regression fails.
 FLOOR = {
-    "A": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.93, "hard": 0.97, "reason": 0.94},
-    "B": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.98, "hard": 0.97, "reason": 0.88},
+    "A": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.95, "hard": 0.99, "reason": 0.99},
+    "B": {"parsed": 0.99, "rcpt_count": 0.99, "status_std": 0.98, "reply": 0.98, "hard": 0.98, "reason": 0.96},
 }
 #: How far the two halves may drift apart on reason and hard bounce.  Issue 10 asks for
-#: 0.03; after the MTA-family work (branch gen2) half A reads reason 0.9191 and half B
-#: 0.8712 (0.048 apart: the rules that fixed A's last misses are documented per-MTA and
-#: per-provider knowledge whose cases B happens not to hold), so the target is not met and
-#: this guards the gap until B's side catches up.  The readers' knowledge (kb/mta-readers,
-#: kb/gateway-readers, read from the Lhost modules, not from either half) put right more rows
-#: of A than of B (0.059 apart after each), so the guard stands at 0.06.
-HALVES_AGREE = 0.06
+#: 0.03: the halves stand 0.031 apart on reason (A 0.9942, B 0.9632: B's six misses against
+#: A's one) and 0.0065 on hard, so the guard is 0.035 — a tripwire for rules fitted to half A.
+HALVES_AGREE = 0.035
 
 #: sisimai-dev emails whose every record is claimed right: reply code, reason, hard
 #: bounce, and status wherever the label is an RFC 3463 code (not a x.y.9xx pseudo code).
