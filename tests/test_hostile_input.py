@@ -181,13 +181,19 @@ def test_issue_16_attack_inputs_are_bounded(name):
     """Each hostile message of issue 16 (bench/attacks.py) is diagnosed in under 2 s of CPU
     time (they took 4 s to over 60 s): header values, lines and codecs are bounded before
     the standard library sees them, and what was cut is said in ``found``."""
+    import gc
     import time
 
     data = _attacks()[name]
     ndrkb.default_diagnoser()
-    started = time.process_time()
-    d = ndrkb.diagnose(data)
-    assert time.process_time() - started < 2.0
+    gc.collect()
+    gc.freeze()  # the objects earlier tests left are not this message's cost: the collector skips them
+    try:
+        started = time.process_time()
+        d = ndrkb.diagnose(data)
+        assert time.process_time() - started < 2.0
+    finally:
+        gc.unfreeze()
     assert d.error is None or not d.error.startswith(("internal error", "time bound"))
     if name in ("boundary 7 MB", "content-type params 1 MB"):
         assert "header values cut at 65,536 characters" in d.found
