@@ -67,6 +67,7 @@ def test_builtin_packs_load_sorted_by_id():
     ('mta = ["postfix-ng"]', "unknown mta: 'postfix-ng'"),
     ('action = ["bounced"]', "unknown action: 'bounced'"),
     ('kind = ["dsn"]', "unknown kind: 'dsn'"),
+    ('form = ["eml"]', "unknown form: 'eml'"),
     ('reason = ["spam"]', "unknown reason: 'spam'"),
     ('command = ["RCPT TO"]', "unknown command: 'RCPT TO'"),
     ('not_action = ["gone"]', "unknown not_action: 'gone'"),

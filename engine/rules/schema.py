@@ -167,8 +167,8 @@ class When(_Strict):
             raise ValueError("empty phrase, or an empty fragment of an ordered phrase ('…')")
         return [" ".join(p.lower().split()) for p in v]
 
-    @field_validator("reason", "mta", "not_mta", "action", "not_action", "kind", "command", "not_command", "status_name",
-                     "not_status_name")
+    @field_validator("reason", "mta", "not_mta", "action", "not_action", "kind", "form", "command", "not_command",
+                     "status_name", "not_status_name")
     @classmethod
     def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
         known = _VOCABULARY[info.field_name]
