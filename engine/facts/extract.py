@@ -185,8 +185,7 @@ def extract(parts: Parts) -> tuple[list[RecipientFacts], Optional[str], Optional
                 if b.command:
                     b.origin["command"] = f"session transcript: {said!r}"
                 if len(dsn) == 1:  # the server's replies in the transcript are this recipient's (Lhost/Sendmail.pm)
-                    said_back = [d.lstrip()[3:].strip() for d in session if d.lstrip().startswith("<<<")]
-                    b.diagnostic = list(dict.fromkeys(said_back)) + b.diagnostic
+                    b.diagnostic = list(dict.fromkeys(_server_said(session))) + b.diagnostic
                 text_block = None
             _merge(b, text_block, reading.general)
         blocks = dsn
@@ -240,7 +239,7 @@ def _unnamed_recipients(parts: Parts, general: Block, fields: dict[str, str], ot
     those the returned original was addressed to first, else the original's To and Cc
     (``fields``: :func:`_original_fields`).  ``others`` are the addresses that are never the
     failed recipient (:func:`_not_recipients`)."""
-    addressed = [a for a in addresses_in(fields.get("to", "") + "\n" + fields.get("cc", "")) if a not in others]
+    addressed = [a for a in _addressed(fields) if a not in others]
     in_text = _addresses_in_text(general, others)
     for where, found in (
             ("header X-Failed-Recipients", addresses_in(parts.headers.get("x-failed-recipients", ""))),
@@ -283,12 +282,17 @@ def _not_recipients(parts: Parts, fields: dict[str, str], named: set[str]) -> tu
     found = addresses_in(" ".join(
         [parts.headers.get(name, "") for name in ("to", "return-path", "sender")]
         + [fields.get(name, "") for name in _SENDER_FIELDS]))
-    addressed = set(addresses_in(fields.get("to", "") + "\n" + fields.get("cc", "")))
+    addressed = set(_addressed(fields))
     in_text = addresses_in("\n".join(line for line in parts.text.splitlines() if "@" in line))
     system = [a for a in in_text if _SYSTEM_LOCAL.match(a.split("@")[0]) and a not in addressed]
     lists = [a for a in _lists_of(found + own) if a not in _lists_of(own)]
     never = frozenset(own + lists + system) - named
     return never, never | frozenset(found) - named
+
+
+def _addressed(fields: dict[str, str]) -> list[str]:
+    """Whom the returned original was addressed to: its To and Cc (``fields``: :func:`_original_fields`)."""
+    return addresses_in(fields.get("to", "") + "\n" + fields.get("cc", ""))
 
 
 def _lists_of(addresses: list[str]) -> list[str]:
@@ -345,15 +349,19 @@ def _merge(block: Block, text_block: Optional[Block], general: Block) -> None:
             block.origin["recipient"] = other.origin.get("recipient", "text")
 
 
-#: The server's answer in a session transcript: ``<<< 550 5.1.1 <a@b>... User unknown``.
-_ANSWERED = re.compile(rf"^<<< ?(?={REPLY_CODE}\b)(.*)$", re.M)
+def _server_said(lines: list[str]) -> list[str]:
+    """What the server said in a session transcript: the text of each ``<<<`` line
+    (``<<< 550 5.1.1 <a@b>... User unknown``)."""
+    return [line[3:].strip() for line in "\n".join(lines).splitlines() if line.startswith("<<<")]
+
+
+_REPLY_FIRST = re.compile(rf"{REPLY_CODE}\b")
 
 
 def _answer(b: Block) -> Optional[Reply]:
-    """The reply a session transcript shows the server gave (its last ``<<<`` line): what the
-    server said, as against the reporting MTA's own later remarks (``421 ... Deferred``)."""
-    text = "\n".join(b.diagnostic)
-    found = _ANSWERED.findall(text) if "<<<" in text else []
+    """The reply a session transcript shows the server gave (its last ``<<<`` line with a reply
+    code): what the server said, as against the reporting MTA's own later remarks (``421 ... Deferred``)."""
+    found = [said for said in _server_said(b.diagnostic) if _REPLY_FIRST.match(said)]
     return parse_reply(found[-1]) if found else None
 
 
@@ -387,17 +395,18 @@ def _freeze(b: Block, reporting: Optional[str], mta: Optional[str], language: Op
             f"no reply code of the status's class {status[0]} was quoted")
     diagnostic = unfold_replies(" ".join(" ".join(b.diagnostic).split()))[:MAX_DIAGNOSTIC_CHARS]
     command, said = (b.command, "") if b.command else smtp_stage("\n".join(b.diagnostic)[:MAX_DIAGNOSTIC_CHARS])
+    read_at = origin.get("reply") or origin.get("text") or "text"
     remote = b.remote_mta
     if not remote:
         host = _HOST_SAID.search(diagnostic)
         if host:
             remote = host.group(1)
-            origin["remote_mta"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {host.group(0)!r}"
+            origin["remote_mta"] = f"{read_at}: {host.group(0)!r}"
     mark = _stage_mark(mta, diagnostic)
     if mark:
         command, said = mark
     if command and said:
-        origin["command"] = f"{origin.get('reply') or origin.get('text') or 'text'}: {said!r}"
+        origin["command"] = f"{read_at}: {said!r}"
     elif not command and mta and MTA_FAMILIES[mta].stage and b.diagnostic:
         command = MTA_FAMILIES[mta].stage
         origin["command"] = f"the stage a {MTA_FAMILIES[mta].meaning} report answers when its text names none"

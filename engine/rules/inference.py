@@ -26,7 +26,7 @@ from .experta_compat import load_experta
 from ..models import RecipientFacts, TraceStep, domain_of
 from ..vocabulary import status_name
 from .dispatch import PackSet
-from .schema import STAGES, Pack, RuleSpec, code_matches, reply_matches
+from .schema import ORDERED, STAGES, Pack, RuleSpec, code_matches, reply_matches
 
 experta = load_experta()
 
@@ -56,11 +56,6 @@ class Step:
     matched: tuple[tuple[str, Any], ...]
     concluded: tuple[tuple[str, Any], ...]
     reference: str
-
-
-#: Joins the fragments of an ordered phrase: "user … does not exist" occurs when "user "
-#: occurs and " does not exist" after it (the spaces beside the mark belong to the fragments).
-ORDERED = "…"
 
 
 def occurs(phrase: str, text: str) -> bool:

@@ -37,6 +37,9 @@ _RULE_REF = re.compile(r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
 _HOST = re.compile(r"^[a-z0-9.-]*[a-z0-9][a-z0-9.-]*$")
 _TOKEN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _EXTENSION = re.compile(r"^x-[a-z0-9][a-z0-9-]*$")
+#: Joins the fragments of an ordered phrase: "user … does not exist" occurs when "user "
+#: occurs and " does not exist" after it (the spaces beside the mark belong to the fragments).
+ORDERED = "…"
 #: A pack.toml larger than this is refused unread (packs come from strangers too).
 
 
@@ -163,7 +166,7 @@ class When(_Strict):
     @field_validator("text", "text_all", "not_text")
     @classmethod
     def _phrases(cls, v: list[str]) -> list[str]:
-        if any(not f.strip() for p in v for f in p.split("…")):
+        if any(not f.strip() for p in v for f in p.split(ORDERED)):
             raise ValueError("empty phrase, or an empty fragment of an ordered phrase ('…')")
         return [" ".join(p.lower().split()) for p in v]
 
